@@ -1,0 +1,207 @@
+"""Effective settings: defaults < TOML file < ``SEISMOWATCH_*`` environment < CLI flags.
+
+One pydantic-settings model serves every command so that the worker, the replay
+adapter and a backtest always agree on topics, zones and targets.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+_toml_path: ContextVar[Path | None] = ContextVar("seismowatch_toml_path", default=None)
+
+
+class KafkaSettings(BaseModel):
+    """How to reach Kafka. No bootstrap servers means: start the embedded broker."""
+
+    bootstrap_servers: str = ""  # "host:port,host:port"; plain text so env vars need no JSON
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+
+    @field_validator("bootstrap_servers", mode="before")
+    @classmethod
+    def _join_servers(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ",".join(str(v) for v in value)
+        return value
+
+    @property
+    def servers(self) -> list[str]:
+        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+    @property
+    def embedded(self) -> bool:
+        """True when no cluster is configured and an embedded broker must be started."""
+        return not self.servers
+
+    def client_options(self) -> dict[str, Any]:
+        """Security options in kafka-python / aiokafka spelling (both use the same names)."""
+        opts: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            opts["sasl_mechanism"] = self.sasl_mechanism or "PLAIN"
+            opts["sasl_plain_username"] = self.sasl_username
+            opts["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        if self.security_protocol.endswith("SSL"):
+            for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+                value = getattr(self, key)
+                if value is not None:
+                    opts[key] = str(value)
+            opts["ssl_check_hostname"] = self.ssl_check_hostname
+        return opts
+
+
+class TopicSettings(BaseModel):
+    """Topic names; every component reads them from here."""
+
+    events: str = "gits.events"
+    rejected: str = "gits.events.rejected"
+    features: str = "gits.features"
+    risk: str = "gits.risk"
+    alerts: str = "gits.alerts"
+
+    def all(self) -> list[str]:
+        return [self.events, self.rejected, self.features, self.risk, self.alerts]
+
+
+class Zone(BaseModel):
+    """An axis-aligned box of the mine grid (m); events inside it belong to the zone."""
+
+    name: str
+    x_min: float = float("-inf")
+    x_max: float = float("inf")
+    y_min: float = float("-inf")
+    y_max: float = float("inf")
+    z_min: float = float("-inf")
+    z_max: float = float("inf")
+
+    def contains(self, x: float, y: float, z: float) -> bool:
+        return (
+            self.x_min <= x <= self.x_max
+            and self.y_min <= y <= self.y_max
+            and self.z_min <= z <= self.z_max
+        )
+
+
+class AlertSettings(BaseModel):
+    """What counts as dangerous, how far ahead, and where alerts are written."""
+
+    target_energy_j: float = Field(1e4, gt=0)
+    horizon_h: float = Field(8.0, gt=0)
+    log_path: Path | None = None  # default: <state_dir>/alerts.jsonl
+    webhook_urls: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """Every setting of seismowatch; see ``seismowatch config show``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SEISMOWATCH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    partitions: int = Field(3, ge=1)
+    replication_factor: int = Field(1, ge=1)
+    embedded_port: int = Field(9092, ge=0, le=65535)
+    zones: list[Zone] = Field(default_factory=list)
+    default_zone: str = "mine"
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    state_dir: Path = Path(".seismowatch")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9108, ge=0, le=65535)
+    gits_timezone: str = "Asia/Novokuznetsk"  # GITS exports are written in mine local time
+    catalog_timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _unique_zone_names(self) -> Settings:
+        names = [z.name for z in self.zones]
+        if len(names) != len(set(names)):
+            raise ValueError(f"zone names must be unique, got {names}")
+        return self
+
+    def zone_of(self, x: float, y: float, z: float) -> str:
+        """The first configured zone containing the point, else ``default_zone``."""
+        for zone in self.zones:
+            if zone.contains(x, y, z):
+                return zone.name
+        return self.default_zone
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _toml_path.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        sources.append(file_secret_settings)
+        return tuple(sources)
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build the effective settings; ``overrides`` are CLI flags (``None`` means not given).
+
+    Nested overrides use dotted keys, e.g. ``{"kafka.bootstrap_servers": "h:9092"}``.
+
+    >>> load_settings(partitions=6).partitions
+    6
+    """
+    if config is not None and not Path(config).is_file():
+        raise FileNotFoundError(f"config file not found: {config}")
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        target = nested
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    token = _toml_path.set(Path(config) if config is not None else None)
+    try:
+        if nested:
+            # CLI flags win, but must not wipe sibling keys of the same nested model
+            base = Settings()
+            merged = _deep_merge(base.model_dump(mode="python"), nested)
+            return Settings.model_validate(merged)
+        return Settings()
+    finally:
+        _toml_path.reset(token)
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

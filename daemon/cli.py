@@ -1,0 +1,326 @@
+"""``seismowatch``: one console script over the broker, synthetic data and replay.
+
+Commands only parse options, call the generators of ``replay``/``stream_models``
+and render what they yield with rich.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from config.settings import Settings, load_settings
+from replay.exceptions import SeismowatchError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Near-real-time seismic-hazard monitoring for underground coal mines.",
+)
+config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective settings.")
+app.add_typer(config_app, name="config")
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML settings file.", exists=False, dir_okay=False),
+]
+BootstrapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bootstrap", help="Kafka bootstrap servers host:port[,...]; none: embedded broker."
+    ),
+]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except (FileNotFoundError, ValueError) as exc:
+        err_console.print(f"[red]error:[/] settings: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _fail(exc: SeismowatchError) -> typer.Exit:
+    err_console.print(f"[red]error:[/] {exc}")
+    return typer.Exit(exc.exit_code)
+
+
+class _StopFlag:
+    """First Ctrl-C/SIGTERM asks for a clean stop; a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def install(self) -> None:
+        def handler(signum: int, frame: object) -> None:
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+            err_console.print("[yellow]stopping after the current batch (Ctrl-C again to abort)[/]")
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+
+@config_app.command("show")
+def config_show(
+    config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Print the effective settings (defaults < TOML < SEISMOWATCH_* env); secrets masked."""
+    settings = _settings(config)
+    data = json.loads(settings.model_dump_json())
+    if as_json:
+        console.print_json(data=data)
+        return
+    table = Table("setting", "value", title="effective settings")
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            table.add_row(prefix, json.dumps(value, ensure_ascii=False))
+
+    walk("", data)
+    console.print(table)
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 9092,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the embedded Kafka-protocol broker (Tansu, in memory) in the foreground."""
+    from replay.broker import EmbeddedBroker, ensure_topics
+
+    settings = _settings(config)
+    stop = _StopFlag()
+    try:
+        with EmbeddedBroker(port=port, log_path=settings.state_dir / "broker.log") as b:
+            counts = ensure_topics(settings, b.bootstrap)
+            console.print(
+                f"embedded broker (Tansu, in-memory) on [bold]{b.bootstrap}[/], "
+                f"cluster id {b.cluster_id}"
+            )
+            console.print("topics: " + ", ".join(f"{t} ({n})" for t, n in counts.items()))
+            console.print(
+                f"use it with --bootstrap {b.bootstrap} or "
+                f"SEISMOWATCH_KAFKA__BOOTSTRAP_SERVERS={b.bootstrap}; Ctrl-C stops"
+            )
+            stop.install()
+            while not stop() and b.process is not None and b.process.poll() is None:
+                time.sleep(0.2)
+            if b.process is not None and b.process.poll() is not None and not stop():
+                err_console.print(f"[red]error:[/] broker exited with code {b.process.returncode}")
+                raise typer.Exit(3)
+        console.print("broker stopped")
+    except SeismowatchError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", "-o", help=".xlsx, .csv or .parquet")],
+    days: Annotated[int, typer.Option(min=1)] = 365,
+    seed: int = 7,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Background events per day per panel at nominal production."),
+    ] = None,
+    b_value: Annotated[float | None, typer.Option(help="Gutenberg-Richter b (magnitude).")] = None,
+) -> None:
+    """Write a physically plausible synthetic GITS export (see README: Synthetic mine)."""
+    from dataclasses import replace
+
+    from replay.synth import SynthParams, generate, write_gits, zones_toml
+
+    params = SynthParams(days=days, seed=seed)
+    if rate is not None:
+        params = replace(params, background_per_day=rate)
+    if b_value is not None:
+        params = replace(params, b_value=b_value)
+    frame = generate(params)
+    write_gits(frame, out)
+    targets = int((frame["energy_j"] >= 1e4).sum())
+    console.print(
+        f"wrote {len(frame)} events over {days} days to [bold]{out}[/] "
+        f"({targets} with E >= 1e4 J); zones of this mine:"
+    )
+    console.print(zones_toml(params), markup=False)
+
+
+def _parse_bound(text: str | None, tz: str) -> datetime | None:
+    if text is None:
+        return None
+    dt = datetime.fromisoformat(text)
+    return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(tz))
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="GITS export (.xlsx/.csv/.parquet) or catalog")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="gits or catalog")] = "gits",
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
+    ] = None,
+    sheet: Annotated[str | None, typer.Option(help="Sheet name or 0-based index (.xlsx)")] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="Time zone of naive times in the file (default per format)"),
+    ] = None,
+    speed: Annotated[float, typer.Option(help="K x real time.")] = 1.0,
+    max_speed: Annotated[bool, typer.Option("--max", help="As fast as possible.")] = False,
+    start: Annotated[str | None, typer.Option(help="First event time (ISO), file's zone")] = None,
+    end: Annotated[str | None, typer.Option(help="Last event time (ISO), exclusive")] = None,
+    rejects: Annotated[Path | None, typer.Option(help="Rejects report CSV path")] = None,
+    fresh: Annotated[bool, typer.Option(help="Ignore any checkpoint and send all again")] = False,
+    outage_timeout: Annotated[float, typer.Option(help="Seconds to wait for Kafka")] = 300.0,
+    bootstrap: BootstrapOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate FILE and produce its events to Kafka, paced, resumable, with a progress bar."""
+    from replay.broker import cluster_id, kafka_endpoint
+    from replay.checkpoint import Checkpoint, file_digest, replay_key
+    from replay.columns import ColumnError, parse_mapping
+    from replay.read import read_events
+    from replay.rejects import write_report
+    from replay.stream import KafkaSink, build_items, iter_replay
+
+    if fmt not in ("gits", "catalog"):
+        err_console.print(f"[red]error:[/] --format must be gits or catalog, not {fmt!r}")
+        raise typer.Exit(2)
+    if speed <= 0:
+        err_console.print("[red]error:[/] --speed must be positive")
+        raise typer.Exit(2)
+    settings = _settings(config, **{"kafka.bootstrap_servers": bootstrap})
+    timezone = tz or (settings.gits_timezone if fmt == "gits" else settings.catalog_timezone)
+    try:
+        columns_map = parse_mapping(mapping or [])
+        result = read_events(
+            file,
+            fmt,
+            columns_map,
+            sheet=sheet,
+            timezone=timezone,  # type: ignore[arg-type]
+            zone_of=settings.zone_of,
+            default_zone=settings.default_zone,
+        )
+    except ColumnError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except SeismowatchError as exc:
+        raise _fail(exc) from None
+    lo, hi = _parse_bound(start, timezone), _parse_bound(end, timezone)
+    events = [
+        e for e in result.events if (lo is None or e.time >= lo) and (hi is None or e.time < hi)
+    ]
+    outside = len(result.events) - len(events)
+    report = rejects or settings.state_dir / "rejects" / f"{file.stem}.rejects.csv"
+    write_report(result.rejects, report)
+    for r in result.rejects[:5]:
+        err_console.print(f"[yellow]rejected[/] {r}")
+    if len(result.rejects) > 5:
+        err_console.print(f"[yellow]... {len(result.rejects) - 5} more[/]")
+
+    stop = _StopFlag()
+    stop.install()
+    sent_before = 0
+    final = None
+    try:
+        with kafka_endpoint(settings, announce=lambda m: console.print(f"[cyan]{m}[/]")) as bs:
+            key = replay_key(
+                file_digest(file),
+                fmt,
+                sorted(columns_map.items()),
+                sheet,
+                timezone,
+                lo,
+                hi,
+                settings.topics.all(),
+                settings.zones,
+                cluster_id(settings, bs),
+            )
+            checkpoint = Checkpoint.load(settings.state_dir / "replay" / f"{key[:16]}.json", key)
+            if fresh:
+                checkpoint = Checkpoint(checkpoint.path, key)
+            items = build_items(events, result.rejects, settings)
+            sent_before = checkpoint.next_index + len(checkpoint.acked_after)
+            if sent_before:
+                console.print(
+                    f"resuming from checkpoint {checkpoint.path}: {sent_before} of "
+                    f"{len(items)} messages already acknowledged"
+                )
+            sink = KafkaSink(settings, bs)
+            progress = Progress(
+                TextColumn("[bold]replay"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TextColumn("{task.fields[rate]:>7.0f} ev/s"),
+                TextColumn("{task.fields[sim]}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            )
+            t0 = time.monotonic()
+            with progress:
+                task = progress.add_task(
+                    "replay", total=len(items), rate=0.0, sim="", completed=sent_before
+                )
+                for final in iter_replay(
+                    items,
+                    sink.send,
+                    checkpoint,
+                    speed=None if max_speed else speed,
+                    rejects_total=len(result.rejects),
+                    outage_timeout_s=outage_timeout,
+                    should_stop=stop,
+                ):
+                    elapsed = max(time.monotonic() - t0, 1e-6)
+                    sim = final.sim_time.strftime("%Y-%m-%d %H:%M UTC") if final.sim_time else ""
+                    if final.state == "broker-down":
+                        sim = f"[red]{final.message}[/]"
+                    progress.update(
+                        task,
+                        completed=final.acked,
+                        rate=(final.acked - sent_before) / elapsed,
+                        sim=sim,
+                    )
+            sink.close()
+    except SeismowatchError as exc:
+        raise _fail(exc) from None
+    acked = final.acked if final else sent_before
+    table = Table(title=f"replay of {file.name}", show_header=False)
+    table.add_row("rows read", str(result.rows_read))
+    table.add_row("valid events", str(len(result.events)))
+    table.add_row("rejected rows", f"{len(result.rejects)} (report: {report})")
+    table.add_row("out-of-order rows sorted", str(result.out_of_order))
+    if outside:
+        table.add_row("outside --start/--end", str(outside))
+    table.add_row("sent now (events + rejects)", str(acked - sent_before))
+    if sent_before:
+        table.add_row("sent before (checkpoint)", str(sent_before))
+    table.add_row("topics", f"{settings.topics.events}, {settings.topics.rejected}")
+    console.print(table)
+    if final is not None and final.state == "stopped":
+        raise typer.Exit(130)
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    sys.exit(app())

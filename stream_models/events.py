@@ -1,0 +1,118 @@
+"""The canonical seismic event and its versioned JSON wire form.
+
+Every producer (replay, tests) and consumer (daemon, backtest) goes through
+:class:`Event` so that a field means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+SENSORS: tuple[str, ...] = tuple(f"s{i}" for i in range(1, 13))
+EVENT_SCHEMA = "seismowatch.event/1"
+REJECT_SCHEMA = "seismowatch.reject/1"
+
+
+class WireFormatError(ValueError):
+    """A message on a topic is not a seismowatch event of a known schema version."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One located seismic event, times in UTC, coordinates in the mine grid (m).
+
+    Optional fields are ``None`` when the source does not carry them (public
+    catalogs have no sensors, mined volume or corrected values).
+
+    >>> e = Event("42", datetime(2020, 8, 15, 8, 27, tzinfo=UTC), 10.0, 20.0, -450.0, 13950.0)
+    >>> Event.from_wire(e.to_wire()) == e
+    True
+    >>> round(e.log_energy, 3)
+    4.145
+    """
+
+    event_id: str
+    time: datetime
+    x: float
+    y: float
+    z: float
+    energy_j: float
+    duration_s: float | None = None
+    energy_corr_j: float | None = None
+    duration_corr_s: float | None = None
+    volume_m3: float | None = None
+    s1: float | None = None
+    s2: float | None = None
+    s3: float | None = None
+    s4: float | None = None
+    s5: float | None = None
+    s6: float | None = None
+    s7: float | None = None
+    s8: float | None = None
+    s9: float | None = None
+    s10: float | None = None
+    s11: float | None = None
+    s12: float | None = None
+    zone: str = "mine"
+
+    FLOAT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "x", "y", "z", "energy_j", "duration_s", "energy_corr_j",
+        "duration_corr_s", "volume_m3", *SENSORS,
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        if self.time.tzinfo is None:
+            raise ValueError("Event.time must be timezone-aware (UTC)")
+
+    @property
+    def log_energy(self) -> float:
+        """log10 of the energy in joules: the magnitude scale mine seismology works in."""
+        return math.log10(self.energy_j)
+
+    @property
+    def timestamp(self) -> float:
+        """Event time as POSIX seconds."""
+        return self.time.timestamp()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict, the body of the wire message."""
+        out = asdict(self)
+        out["time"] = self.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return out
+
+    def to_wire(self) -> bytes:
+        """UTF-8 JSON with a ``schema`` tag, keys sorted so equal events give equal bytes."""
+        body = {"schema": EVENT_SCHEMA, **self.to_dict()}
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names - {"schema"}
+        if unknown:
+            raise WireFormatError(f"unknown event fields: {sorted(unknown)}")
+        kwargs = {k: v for k, v in data.items() if k in names}
+        try:
+            kwargs["time"] = datetime.fromisoformat(str(data["time"]).replace("Z", "+00:00"))
+            for name in cls.FLOAT_FIELDS:
+                if kwargs.get(name) is not None:
+                    kwargs[name] = float(kwargs[name])
+            kwargs["event_id"] = str(kwargs["event_id"])
+            return cls(**kwargs)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WireFormatError(f"malformed event: {exc}") from exc
+
+    @classmethod
+    def from_wire(cls, payload: bytes | str) -> Event:
+        try:
+            data = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise WireFormatError(f"not JSON: {exc}") from exc
+        if not isinstance(data, dict) or data.get("schema") != EVENT_SCHEMA:
+            got = data.get("schema") if isinstance(data, dict) else type(data).__name__
+            raise WireFormatError(f"expected schema {EVENT_SCHEMA!r}, got {got!r}")
+        return cls.from_dict(data)
