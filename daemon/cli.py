@@ -279,6 +279,7 @@ def replay(
                 transient=False,
             )
             t0 = time.monotonic()
+            outage = False
             with progress:
                 task = progress.add_task(
                     "replay", total=len(items), rate=0.0, sim="", completed=sent_before
@@ -296,6 +297,18 @@ def replay(
                     sim = final.sim_time.strftime("%Y-%m-%d %H:%M UTC") if final.sim_time else ""
                     if final.state == "broker-down":
                         sim = f"[red]{final.message}[/]"
+                        if not outage:
+                            progress.console.print(
+                                f"[red]Kafka unavailable[/] at "
+                                f"{final.acked}/{final.total}: retrying"
+                            )
+                        outage = True
+                    elif outage and final.state == "sending":
+                        progress.console.print(
+                            f"[green]Kafka reachable again[/]: resumed at "
+                            f"{final.acked}/{final.total}"
+                        )
+                        outage = False
                     progress.update(
                         task,
                         completed=final.acked,

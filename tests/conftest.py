@@ -1,0 +1,28 @@
+"""Shared fixtures: the real embedded broker, started once per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from config.settings import load_settings
+from replay.broker import EmbeddedBroker, ensure_topics
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log = tmp_path_factory.mktemp("broker") / "broker.log"
+    with EmbeddedBroker(port=0, log_path=log) as b:
+        ensure_topics(load_settings(), b.bootstrap)
+        yield b
+
+
+@pytest.fixture
+def topic_env(request: pytest.FixtureRequest, tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Environment giving a test its own topics and state dir on the shared broker."""
+    name = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")[:40]
+    env = {"SEISMOWATCH_STATE_DIR": str(tmp_path / "state")}
+    for field in ("events", "rejected", "features", "risk", "alerts"):
+        env[f"SEISMOWATCH_TOPICS__{field.upper()}"] = f"t.{name}.{field}"
+    return env

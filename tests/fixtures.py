@@ -1,0 +1,110 @@
+"""Factories shared by the tests: synthetic files, a real broker, a real consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from replay.synth import SynthParams, generate, write_gits
+
+REPO = Path(__file__).resolve().parents[1]
+EATON = REPO / "examples" / "data" / "toc2me_eaton2018.csv"
+EATON_MAP = ["x=Easting (m)", "y=Northing (m)", "z=TVD (m)", "magnitude=MW", "event_id=EventID"]
+
+
+def synth_frame(days: int = 30, seed: int = 7, **overrides: object) -> pd.DataFrame:
+    return generate(replace(SynthParams(days=days, seed=seed), **overrides))
+
+
+def synth_file(path: Path, days: int = 30, seed: int = 7, **overrides: object) -> Path:
+    return write_gits(synth_frame(days, seed, **overrides), path)
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real console script in a child process."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "daemon", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
+def cli_popen(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.Popen[str]:
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "daemon", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+    )
+
+
+async def _consume(
+    bootstrap: str, topic: str, expected: int | None, idle_s: float, timeout_s: float
+) -> list[tuple[bytes | None, bytes]]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        deadline = time.monotonic() + 10
+        while not parts and time.monotonic() < deadline:
+            await consumer.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+            await asyncio.sleep(0.1)
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        out: list[tuple[bytes | None, bytes]] = []
+        last = time.monotonic()
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                out.extend((r.key, r.value) for r in records)
+            if batch:
+                last = time.monotonic()
+            if expected is not None and len(out) >= expected:
+                # a little longer, so duplicates beyond ``expected`` would be seen
+                await asyncio.sleep(0.5)
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    out.extend((r.key, r.value) for r in records)
+                break
+            if expected is None and time.monotonic() - last > idle_s:
+                break
+        return out
+    finally:
+        await consumer.stop()
+
+
+def consume_all(
+    bootstrap: str,
+    topic: str,
+    expected: int | None = None,
+    idle_s: float = 3.0,
+    timeout_s: float = 120.0,
+) -> list[tuple[bytes | None, bytes]]:
+    """Every message of ``topic`` from the beginning (aiokafka, no consumer group)."""
+    return asyncio.run(_consume(bootstrap, topic, expected, idle_s, timeout_s))
