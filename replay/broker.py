@@ -149,7 +149,11 @@ def ensure_topics(settings: Settings, bootstrap: str, timeout_s: float = 20.0) -
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(**client_config(settings, bootstrap), request_timeout_ms=5000)
+            admin = KafkaAdminClient(
+                **client_config(settings, bootstrap),
+                request_timeout_ms=5000,
+                bootstrap_timeout_ms=3000,
+            )
             break
         except KafkaError as exc:
             if time.monotonic() > deadline:
@@ -182,8 +186,14 @@ def ensure_topics(settings: Settings, bootstrap: str, timeout_s: float = 20.0) -
 def cluster_id(settings: Settings, bootstrap: str) -> str:
     """The Kafka cluster id: part of a replay checkpoint's identity."""
     from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
 
-    admin = KafkaAdminClient(**client_config(settings, bootstrap), request_timeout_ms=5000)
+    try:
+        admin = KafkaAdminClient(
+            **client_config(settings, bootstrap), request_timeout_ms=5000, bootstrap_timeout_ms=3000
+        )
+    except KafkaError as exc:
+        raise BrokerError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
     try:
         return str(admin.describe_cluster()["cluster_id"])
     finally:

@@ -76,7 +76,11 @@ class KafkaSink:
         from kafka.errors import KafkaError
 
         if self._producer is None:
-            self._producer = self._connect()
+            try:
+                self._producer = self._connect()
+            except (BrokerError, KafkaError) as exc:
+                log.warning("Kafka not reachable yet: %s", exc)
+                return set()  # the caller backs off and retries until its outage timeout
         futures = []
         try:
             for it in items:
