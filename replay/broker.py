@@ -140,20 +140,24 @@ def client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
     return {"bootstrap_servers": bootstrap, **settings.kafka.client_options()}
 
 
+def _admin(settings: Settings, bootstrap: str) -> Any:
+    """An admin client whose bootstrap wait is bounded, so an unreachable cluster fails fast."""
+    from kafka import KafkaAdminClient
+
+    return KafkaAdminClient(
+        **client_config(settings, bootstrap), request_timeout_ms=5000, bootstrap_timeout_ms=3000
+    )
+
+
 def ensure_topics(settings: Settings, bootstrap: str, timeout_s: float = 20.0) -> dict[str, int]:
     """Create the configured topics that do not exist; return each topic's partition count."""
-    from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(
-                **client_config(settings, bootstrap),
-                request_timeout_ms=5000,
-                bootstrap_timeout_ms=3000,
-            )
+            admin = _admin(settings, bootstrap)
             break
         except KafkaError as exc:
             if time.monotonic() > deadline:
@@ -185,13 +189,10 @@ def ensure_topics(settings: Settings, bootstrap: str, timeout_s: float = 20.0) -
 
 def cluster_id(settings: Settings, bootstrap: str) -> str:
     """The Kafka cluster id: part of a replay checkpoint's identity."""
-    from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(
-            **client_config(settings, bootstrap), request_timeout_ms=5000, bootstrap_timeout_ms=3000
-        )
+        admin = _admin(settings, bootstrap)
     except KafkaError as exc:
         raise BrokerError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
     try:

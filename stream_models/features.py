@@ -127,21 +127,14 @@ def _window_stats(rows: np.ndarray, span_s: float, name: str) -> dict[str, float
     iet_mean = _nan_if_empty(iet, np.mean)
     b = aki_utsu(log_e)
     centroid = (x.mean(), y.mean(), z.mean()) if n else (math.nan,) * 3
-    spread = (
-        float(
-            np.sqrt(
-                ((x - centroid[0]) ** 2 + (y - centroid[1]) ** 2 + (z - centroid[2]) ** 2).mean()
-            )
-        )
-        if n
-        else math.nan
-    )
+    offsets = rows[:, 3:6] - np.asarray(centroid)
+    spread = float(np.sqrt((offsets**2).sum(axis=1).mean())) if n else math.nan
     mean_volume = _nan_if_empty(vol, np.mean)
     return {
         f"count_{name}": n,
         f"rate_per_h_{name}": n / (span_s / 3600),
         f"energy_sum_j_{name}": float(energy.sum()),
-        f"energy_max_j_{name}": _nan_if_empty(energy, np.max) if n else 0.0,
+        f"energy_max_j_{name}": float(energy.max()) if n else 0.0,
         f"log_energy_mean_{name}": _nan_if_empty(log_e, np.mean),
         f"duration_mean_s_{name}": _nan_if_empty(dur, np.mean),
         f"duration_p90_s_{name}": _nan_if_empty(dur, lambda d: np.percentile(d, 90)),

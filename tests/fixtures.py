@@ -27,16 +27,19 @@ def synth_file(path: Path, days: int = 30, seed: int = 7, **overrides: object) -
     return write_gits(synth_frame(days, seed, **overrides), path)
 
 
+def _child_env(extra: dict[str, str] | None) -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(extra or {})}
+
+
 def cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the real console script in a child process."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "daemon", *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=_child_env(env),
         timeout=timeout,
         cwd=cwd,
     )
@@ -47,13 +50,12 @@ def cli_popen(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
 ) -> subprocess.Popen[str]:
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "daemon", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=full_env,
+        env=_child_env(env),
         cwd=cwd,
     )
 

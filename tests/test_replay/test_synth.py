@@ -7,13 +7,8 @@ import pandas as pd
 import pytest
 
 from replay.synth import SynthParams, generate, sensor_positions
+from stream_models.bvalue import aki_utsu
 from tests.fixtures import synth_frame
-
-
-def _aki_b(energy: np.ndarray, log_e_min: float) -> float:
-    """Aki (1965) maximum likelihood b in magnitude units, from log10 E (M = (logE - 4.8)/1.5)."""
-    m = (np.log10(energy) - 4.8) / 1.5
-    return float(np.log10(np.e) / (m.mean() - (log_e_min - 4.8) / 1.5))
 
 
 def test_deterministic_for_a_seed() -> None:
@@ -27,7 +22,7 @@ def test_gutenberg_richter_b_value_recovered(b_value: float) -> None:
     frame = synth_frame(days=365, b_value=b_value)
     e = frame["energy_j"].to_numpy()
     assert e.min() >= 10**2 - 1 and e.max() <= 10**5 + 1
-    assert abs(_aki_b(e, 2.0) - b_value) <= 0.15
+    assert abs(aki_utsu(np.log10(e), mc=2.0).b - b_value) <= 0.15
 
 
 def test_aftershock_rate_decays_after_large_events() -> None:

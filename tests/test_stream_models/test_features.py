@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from datetime import UTC, datetime, timedelta
@@ -79,7 +80,7 @@ def test_state_round_trip_gives_identical_future(rows: list[tuple[float, ...]], 
     a = ZoneFeatures()
     for e in events[:cut]:
         a.update(e)
-    b = ZoneFeatures.from_state(__import__("json").loads(__import__("json").dumps(a.to_state())))
+    b = ZoneFeatures.from_state(json.loads(json.dumps(a.to_state())))
     for e in events[cut:]:
         fa, fb = a.update(e), b.update(e)
         assert fa.keys() == fb.keys()
