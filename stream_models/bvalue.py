@@ -33,8 +33,9 @@ def completeness(log_e: Sequence[float] | np.ndarray) -> float:
     """Mc by maximum curvature (+0.2): the most populated log10 E bin."""
     arr = np.asarray(log_e, dtype=float)
     bins = np.floor(arr / BIN + 1e-9).astype(int)
-    values, counts = np.unique(bins, return_counts=True)
-    return float(values[np.argmax(counts)] * BIN + _MAXC_CORRECTION)
+    lowest = int(bins.min())
+    counts = np.bincount(bins - lowest)  # argmax takes the lowest of tied bins, as before
+    return float((lowest + int(np.argmax(counts))) * BIN + _MAXC_CORRECTION)
 
 
 def aki_utsu(log_e: Sequence[float] | np.ndarray, mc: float | None = None) -> BValue:

@@ -24,10 +24,6 @@ BACKGROUND = "7d"  # the window "current" activity is compared with
 _COLS = ("t", "log_e", "duration", "x", "y", "z", "volume")
 
 
-def _nan_if_empty(values: np.ndarray, fn: Any) -> float:
-    return float(fn(values)) if values.size else math.nan
-
-
 class ZoneFeatures:
     """Sliding-window statistics of one zone's events (windows in event time).
 
@@ -79,22 +75,27 @@ class ZoneFeatures:
 
     def features(self, now: float, event: Event | None = None) -> dict[str, float]:
         data = np.array(self._rows, dtype=float).reshape(-1, len(_COLS))
+        cols = _Columns(data)
         out: dict[str, float] = {}
-        windows = {name: data[data[:, 0] > now - span] for name, span in self.windows_s.items()}
-        for name, rows in windows.items():
-            out.update(_window_stats(rows, self.windows_s[name], name))
-        bg = BACKGROUND if BACKGROUND in windows else max(self.windows_s, key=self.windows_s.get)
+        # rows are in time order, so every window is a suffix of the longest one
+        starts = {
+            name: int(np.searchsorted(cols.t, now - span, side="right"))
+            for name, span in self.windows_s.items()
+        }
+        for name, start in starts.items():
+            out.update(_window_stats(cols, start, self.windows_s[name], name))
+        bg = BACKGROUND if BACKGROUND in starts else max(self.windows_s, key=self.windows_s.get)
         bg_rate = out[f"rate_per_h_{bg}"]
         bg_energy = out[f"energy_sum_j_{bg}"] / (self.windows_s[bg] / 3600)
         bg_centroid = np.array([out[f"centroid_{a}_{bg}"] for a in "xyz"])
-        for name in windows:
+        for name in starts:
             span_h = self.windows_s[name] / 3600
             out[f"activity_ratio_{name}"] = _ratio(out[f"rate_per_h_{name}"], bg_rate)
             out[f"energy_ratio_{name}"] = _ratio(out[f"energy_sum_j_{name}"] / span_h, bg_energy)
             out[f"b_anomaly_{name}"] = out[f"b_value_{name}"] - out[f"b_value_{bg}"]
             centroid = np.array([out[f"centroid_{a}_{name}"] for a in "xyz"])
             out[f"centroid_drift_m_{name}"] = float(np.linalg.norm(centroid - bg_centroid))
-        out["log_t_residual"] = _log_t_residual(windows[bg], event)
+        out["log_t_residual"] = _log_t_residual(cols, starts[bg], event)
         return out
 
     def to_state(self) -> dict[str, Any]:
@@ -117,54 +118,82 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else math.nan
 
 
-def _window_stats(rows: np.ndarray, span_s: float, name: str) -> dict[str, float]:
-    t, log_e, duration, x, y, z, volume = rows.T
-    energy = 10**log_e
-    n = rows.shape[0]
+class _Columns:
+    """The kept rows as columns, with the per-row terms every window sums."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.t, self.log_e, self.duration = data[:, 0], data[:, 1], data[:, 2]
+        self.volume = data[:, 6]
+        self.xyz = data[:, 3:6]
+        self.energy = 10**self.log_e
+        self.sqrt_energy = np.sqrt(self.energy)
+
+
+def _p90(values: np.ndarray) -> float:
+    """90th percentile, linear interpolation (numpy's default method), without its overhead."""
+    v = np.sort(values)
+    pos = 0.9 * (v.size - 1)
+    lo = int(pos)
+    hi = min(lo + 1, v.size - 1)
+    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+
+
+def _window_stats(cols: _Columns, start: int, span_s: float, name: str) -> dict[str, float]:
+    t, log_e, duration = cols.t[start:], cols.log_e[start:], cols.duration[start:]
+    energy, xyz, volume = cols.energy[start:], cols.xyz[start:], cols.volume[start:]
+    n = t.size
     dur = duration[~np.isnan(duration)]
     vol = volume[~np.isnan(volume)]
     iet = np.diff(t)
-    iet_mean = _nan_if_empty(iet, np.mean)
+    iet_mean = float(iet.sum()) / iet.size if iet.size else math.nan
     b = aki_utsu(log_e)
-    centroid = (x.mean(), y.mean(), z.mean()) if n else (math.nan,) * 3
-    offsets = rows[:, 3:6] - np.asarray(centroid)
-    spread = float(np.sqrt((offsets**2).sum(axis=1).mean())) if n else math.nan
-    mean_volume = _nan_if_empty(vol, np.mean)
+    energy_sum = float(energy.sum())
+    if n:
+        centroid = xyz.sum(axis=0) / n
+        spread = math.sqrt(float(((xyz - centroid) ** 2).sum()) / n)
+    else:
+        centroid, spread = np.full(3, math.nan), math.nan
+    mean_volume = float(vol.sum()) / vol.size if vol.size else math.nan
     return {
         f"count_{name}": n,
         f"rate_per_h_{name}": n / (span_s / 3600),
-        f"energy_sum_j_{name}": float(energy.sum()),
+        f"energy_sum_j_{name}": energy_sum,
         f"energy_max_j_{name}": float(energy.max()) if n else 0.0,
-        f"log_energy_mean_{name}": _nan_if_empty(log_e, np.mean),
-        f"duration_mean_s_{name}": _nan_if_empty(dur, np.mean),
-        f"duration_p90_s_{name}": _nan_if_empty(dur, lambda d: np.percentile(d, 90)),
-        f"benioff_strain_{name}": float(np.sqrt(energy).sum()),
+        f"log_energy_mean_{name}": float(log_e.sum()) / n if n else math.nan,
+        f"duration_mean_s_{name}": float(dur.sum()) / dur.size if dur.size else math.nan,
+        f"duration_p90_s_{name}": _p90(dur) if dur.size else math.nan,
+        f"benioff_strain_{name}": float(cols.sqrt_energy[start:].sum()),
         f"b_value_{name}": b.b,
         f"b_value_se_{name}": b.se,
         f"mc_log_energy_{name}": b.mc_log_e,
         f"iet_mean_s_{name}": iet_mean,
-        f"iet_cv_{name}": (_nan_if_empty(iet, np.std) / iet_mean
-                           if iet.size and iet_mean > 0 else math.nan),
-        f"centroid_x_{name}": centroid[0],
-        f"centroid_y_{name}": centroid[1],
-        f"centroid_z_{name}": centroid[2],
+        f"iet_cv_{name}": float(iet.std()) / iet_mean if iet.size and iet_mean > 0 else math.nan,
+        f"centroid_x_{name}": float(centroid[0]),
+        f"centroid_y_{name}": float(centroid[1]),
+        f"centroid_z_{name}": float(centroid[2]),
         f"spread_m_{name}": spread,
-        f"energy_per_volume_j_m3_{name}": (float(energy.sum()) / mean_volume
+        f"energy_per_volume_j_m3_{name}": (energy_sum / mean_volume
                                            if mean_volume > 0 else math.nan),
     }  # fmt: skip
 
 
-def _log_t_residual(rows: np.ndarray, event: Event | None) -> float:
+def _log_t_residual(cols: _Columns, start: int, event: Event | None) -> float:
     """Residual of the event's log t against the log t ~ log E line of the background window.
 
     Long events for their energy point to slower, larger ruptures than their
-    energy says; the fit is refreshed on every event, so it follows the mine.
+    energy says; the least-squares fit is refreshed on every event, so it follows the mine.
     """
     if event is None or event.duration_s is None or event.duration_s <= 0:
         return math.nan
-    _, log_e, duration, *_ = rows.T
+    log_e, duration = cols.log_e[start:], cols.duration[start:]
     ok = ~np.isnan(duration) & (duration > 0)
-    if ok.sum() < 10 or np.ptp(log_e[ok]) == 0:
+    if ok.sum() < 10:
         return math.nan
-    slope, intercept = np.polyfit(log_e[ok], np.log10(duration[ok]), 1)
+    xs, ys = log_e[ok], np.log10(duration[ok])
+    dx = xs - xs.mean()
+    var = float((dx * dx).sum())
+    if var == 0:
+        return math.nan
+    slope = float((dx * (ys - ys.mean())).sum()) / var
+    intercept = float(ys.mean()) - slope * float(xs.mean())
     return float(math.log10(event.duration_s) - (intercept + slope * event.log_energy))

@@ -1,0 +1,153 @@
+"""Hazard states a/b/c/d with hysteresis, and the alerts their changes raise.
+
+Mine operators already grade seismic hazard in four states: a (none), b (low),
+c (high), d (danger). :class:`HazardTracker` maps a zone's risk probability to a
+state, rises at once, and falls only when the probability drops a hysteresis
+margin below the state's threshold, so a score hovering at a threshold does not
+flap. Alerts come in episodes (see :class:`HazardTracker`): a raise, raises on
+escalation, and one all-clear after a cooldown below the alerting state. Alert
+ids are a hash of zone, kind, state and triggering event, so re-processing an event after a restart
+gives the same id and downstream de-duplication holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+STATES = ("a", "b", "c", "d")
+State = Literal["a", "b", "c", "d"]
+AlertKind = Literal["raise", "all-clear"]
+
+
+def alert_id(zone: str, kind: str, state: str, event_id: str) -> str:
+    """Stable id: the same zone, kind, state and trigger always give the same id.
+
+    >>> alert_id("lava-1", "raise", "d", "42") == alert_id("lava-1", "raise", "d", "42")
+    True
+    >>> alert_id("lava-1", "raise", "d", "42") == alert_id("lava-1", "raise", "d", "43")
+    False
+    """
+    return hashlib.sha256(f"{zone}|{kind}|{state}|{event_id}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A state change that operators must hear about."""
+
+    alert_id: str
+    kind: AlertKind
+    zone: str
+    state: State
+    previous_state: State
+    probability: float
+    t: float
+    event_id: str
+
+
+@dataclass(frozen=True)
+class HazardPolicy:
+    """Thresholds of states b, c, d on the risk probability, and the alerting rules."""
+
+    thresholds: tuple[float, float, float] = (0.5, 0.65, 0.8)
+    hysteresis: float = 0.05
+    alert_state: State = "c"
+    cooldown_s: float = 1800.0  # event time below alert_state before the all-clear
+
+    def __post_init__(self) -> None:
+        b, c, d = self.thresholds
+        if not 0 < b < c < d <= 1:
+            raise ValueError(f"thresholds must satisfy 0 < b < c < d <= 1, got {self.thresholds}")
+        if not 0 <= self.hysteresis < b:
+            raise ValueError("hysteresis must be >= 0 and below the b threshold")
+
+    def level_of(self, p: float) -> int:
+        return sum(p >= thr for thr in self.thresholds)
+
+
+class HazardTracker:
+    """The hazard state of one zone and its alert episodes.
+
+    An episode opens with a raise when the state reaches ``alert_state``, sends a
+    further raise on each escalation, and closes with one all-clear once the state
+    has stayed below ``alert_state`` for ``cooldown_s`` of event time; falling and
+    rising again within the cooldown continues the same episode without a new alert.
+
+    Examples
+    --------
+    >>> h = HazardTracker("lava-1", HazardPolicy((0.3, 0.55, 0.75), cooldown_s=600))
+    >>> [(tr.kind, tr.state) for tr in h.update(0.6, 0, "e1")]
+    [('raise', 'c')]
+    >>> [(tr.kind, tr.state) for tr in h.update(0.8, 5, "e2")]      # escalation
+    [('raise', 'd')]
+    >>> h.update(0.72, 10, "e3"), h.state     # inside the hysteresis band: stays d
+    ([], 'd')
+    >>> h.update(0.1, 20, "e4"), h.state      # below c, but the cooldown has not passed
+    ([], 'a')
+    >>> h.update(0.8, 30, "e5"), h.state      # back to d in the same episode: no new alert
+    ([], 'd')
+    >>> h.update(0.1, 40, "e6"), [(t.kind, t.state) for t in h.update(0.1, 700, "e7")]
+    ([], [('all-clear', 'a')])
+    """
+
+    def __init__(self, zone: str, policy: HazardPolicy | None = None) -> None:
+        self.zone = zone
+        self.policy = policy or HazardPolicy()
+        self.level = 0
+        self.episode_level = 0  # highest level alerted in the open episode; 0: no episode
+        self.below_since: float | None = None  # when the open episode fell below alert_state
+
+    @property
+    def state(self) -> State:
+        return STATES[self.level]  # type: ignore[return-value]
+
+    def update(self, p: float, t: float, event_id: str) -> list[Transition]:
+        """Feed the probability published for the event at ``t``; return alerts to send."""
+        pol = self.policy
+        previous = self.level
+        self.level = max(self.level, pol.level_of(p))
+        while self.level > 0 and p < pol.thresholds[self.level - 1] - pol.hysteresis:
+            self.level -= 1
+        alert_level = STATES.index(pol.alert_state)
+        if self.level >= alert_level:
+            self.below_since = None
+            if self.level > self.episode_level:
+                self.episode_level = self.level
+                return [self._transition("raise", previous, p, t, event_id)]
+            return []
+        if not self.episode_level:
+            return []
+        if self.below_since is None:
+            self.below_since = t
+        if t - self.below_since >= pol.cooldown_s:
+            self.episode_level, self.below_since = 0, None
+            return [self._transition("all-clear", previous, p, t, event_id)]
+        return []
+
+    def _transition(
+        self, kind: AlertKind, previous: int, p: float, t: float, eid: str
+    ) -> Transition:
+        return Transition(
+            alert_id(self.zone, kind, self.state, eid), kind, self.zone, self.state,
+            STATES[previous], p, t, eid,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "zone": self.zone,
+            "policy": asdict(self.policy),
+            "level": self.level,
+            "episode_level": self.episode_level,
+            "below_since": self.below_since,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> HazardTracker:
+        pol = dict(state["policy"])
+        pol["thresholds"] = tuple(pol["thresholds"])
+        h = cls(state["zone"], HazardPolicy(**pol))
+        h.level, h.episode_level = int(state["level"]), int(state["episode_level"])
+        h.below_since = state["below_since"]
+        return h
