@@ -18,6 +18,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from stream_models.hazard import HazardPolicy
+from stream_models.monitor import MonitorPolicy
+
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -104,12 +107,31 @@ class Zone(BaseModel):
 
 
 class AlertSettings(BaseModel):
-    """What counts as dangerous, how far ahead, and where alerts are written."""
+    """What counts as dangerous, how far ahead, the hazard states, and where alerts go."""
 
     target_energy_j: float = Field(1e4, gt=0)
     horizon_h: float = Field(8.0, gt=0)
+    thresholds: tuple[float, float, float] = (0.5, 0.65, 0.8)  # states b, c, d on probability
+    hysteresis: float = Field(0.05, ge=0)
+    alert_state: Literal["b", "c", "d"] = "c"  # the lowest state that raises an alert
+    cooldown_h: float = Field(0.5, ge=0)  # below alert_state this long before the all-clear
+    min_examples: int = Field(200, ge=0)  # labelled examples before the state may leave "a"
+    min_positives: int = Field(5, ge=0)
     log_path: Path | None = None  # default: <state_dir>/alerts.jsonl
     webhook_urls: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _valid_hazard_policy(self) -> AlertSettings:
+        HazardPolicy(self.thresholds, self.hysteresis, self.alert_state)  # raises if inconsistent
+        return self
+
+
+class WorkerSettings(BaseModel):
+    """How the Faust worker checkpoints: state snapshot, then offset commit."""
+
+    snapshot_every: int = Field(500, ge=1)  # events between state snapshots
+    snapshot_interval_s: float = Field(1.0, gt=0)  # ... or this long, whichever first
+    group_id: str = "seismowatch"  # the Faust app id: workers with one id share partitions
 
 
 class Settings(BaseSettings):
@@ -129,6 +151,7 @@ class Settings(BaseSettings):
     zones: list[Zone] = Field(default_factory=list)
     default_zone: str = "mine"
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     state_dir: Path = Path(".seismowatch")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9108, ge=0, le=65535)
@@ -141,6 +164,21 @@ class Settings(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError(f"zone names must be unique, got {names}")
         return self
+
+    @property
+    def alert_log_path(self) -> Path:
+        return self.alerts.log_path or self.state_dir / "alerts.jsonl"
+
+    def monitor_policy(self) -> MonitorPolicy:
+        """The per-zone pipeline's policy: the same for the daemon and a backtest."""
+        a = self.alerts
+        return MonitorPolicy(
+            target_energy_j=a.target_energy_j,
+            horizon_s=a.horizon_h * 3600,
+            hazard=HazardPolicy(a.thresholds, a.hysteresis, a.alert_state, a.cooldown_h * 3600),
+            min_examples=a.min_examples,
+            min_positives=a.min_positives,
+        )
 
     def zone_of(self, x: float, y: float, z: float) -> str:
         """The first configured zone containing the point, else ``default_zone``."""

@@ -335,5 +335,112 @@ def replay(
         raise typer.Exit(130)
 
 
+def _setup_logging(verbose: bool) -> str:
+    import logging
+
+    level = "info" if verbose else "warning"
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return level
+
+
+@app.command()
+def worker(
+    bootstrap: BootstrapOpt = None,
+    config: ConfigOpt = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Prometheus endpoint port (setting metrics_port).")
+    ] = None,
+    state_dir: Annotated[Path | None, typer.Option(help="Model files and alert log.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run a Faust worker: features -> risk -> alerts -> metrics. Start several to scale out."""
+    from replay.broker import kafka_endpoint
+
+    settings = _settings(
+        config,
+        **{
+            "kafka.bootstrap_servers": bootstrap,
+            "metrics_port": metrics_port,
+            "state_dir": state_dir,
+        },
+    )
+    loglevel = _setup_logging(verbose)
+    from daemon.worker import run_worker
+
+    try:
+        with kafka_endpoint(settings, announce=lambda m: err_console.print(f"[cyan]{m}[/]")) as bs:
+            err_console.print(
+                f"worker [bold]{settings.worker.group_id}[/] on {bs}: events from "
+                f"{settings.topics.events}, metrics on "
+                f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+            )
+            run_worker(settings, bs, loglevel)
+    except SeismowatchError as exc:
+        raise _fail(exc) from None
+
+
+STATE_STYLE = {"a": "green", "b": "yellow", "c": "dark_orange", "d": "bold red"}
+
+
+def render_alert(record: dict[str, Any]) -> str:
+    """One operator line: time, zone, state (coloured), kind, probability, top features."""
+    state = str(record.get("state", "?"))
+    style = STATE_STYLE.get(state, "white")
+    kind = record.get("kind", "?")
+    top = ", ".join(f"{f['feature']}={f['value']:.3g}" for f in record.get("top_features", [])[:3])
+    label = "ALL CLEAR" if kind == "all-clear" else f"STATE {state.upper()}"
+    prob = record.get("probability")
+    prob_text = f"p={prob:.2f}" if isinstance(prob, int | float) else "p=?"
+    return (
+        f"{record.get('time', '?')}  [bold]{record.get('zone', '?'):<8}[/] "
+        f"[{style}]{label:<9}[/] {prob_text} "
+        f"(from {record.get('previous_state', '?')})"
+        + (f"  {top}" if top else "")
+        + f"  [dim]{record.get('alert_id', '')}[/]"
+    )
+
+
+@app.command()
+def alerts(
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new alerts.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+    bootstrap: BootstrapOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The operator feed: alerts from gits.alerts, oldest first, coloured by hazard state."""
+    import asyncio
+
+    from daemon.feed import iter_alerts
+
+    settings = _settings(config, **{"kafka.bootstrap_servers": bootstrap})
+    if settings.kafka.embedded:
+        err_console.print(
+            "[red]error:[/] alerts reads an existing cluster: pass --bootstrap HOST:PORT "
+            "(an embedded broker started for this command would hold no alerts)"
+        )
+        raise typer.Exit(2)
+
+    async def show() -> int:
+        n = 0
+        async for record in iter_alerts(settings, settings.kafka.bootstrap_servers, follow=follow):
+            n += 1
+            if as_json:
+                print(json.dumps(record, ensure_ascii=False, sort_keys=True), flush=True)
+            else:
+                console.print(render_alert(record), highlight=False)
+        return n
+
+    try:
+        n = asyncio.run(show())
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    if not as_json:
+        err_console.print(f"{n} alerts on {settings.topics.alerts}")
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     sys.exit(app())

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _MAX_BATCH = 2000  # bounds the work redone after a failure and the checkpoint write rate
 _IDLE_TICK_S = 0.25  # progress refresh while waiting for the next paced event
+SENT_AT_HEADER = "seismowatch-sent-at"
 _DELIVERY_TIMEOUT_MS = 10_000  # how long a send may retry before the batch is resent
 
 
@@ -82,15 +83,15 @@ class KafkaSink:
                 log.warning("Kafka not reachable yet: %s", exc)
                 return set()  # the caller backs off and retries until its outage timeout
         futures = []
+        # when the event entered Kafka: the worker's processing latency starts here
+        headers = [(SENT_AT_HEADER, repr(time.time()).encode())]
         try:
             for it in items:
                 ts = int(it.timestamp * 1000) if it.timestamp is not None else None
-                futures.append(
-                    (
-                        it.index,
-                        self._producer.send(it.topic, key=it.key, value=it.value, timestamp_ms=ts),
-                    )
+                future = self._producer.send(
+                    it.topic, key=it.key, value=it.value, timestamp_ms=ts, headers=headers
                 )
+                futures.append((it.index, future))
             self._producer.flush(timeout=_DELIVERY_TIMEOUT_MS / 1000 + 5)
         except KafkaError as exc:
             log.warning("produce failed: %s", exc)

@@ -1,0 +1,61 @@
+"""The worker's agent and timers: a few lines each, the work is in :mod:`daemon.scoring`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from config.settings import Settings
+from daemon.scoring import ScoringService
+from replay.stream import SENT_AT_HEADER  # when the replay adapter handed the event to Kafka
+
+_LAG_INTERVAL_S = 5.0
+
+
+def sent_at(headers: Any) -> float | None:
+    """The producer's send time from the message headers, if the producer set one."""
+    items = headers.items() if isinstance(headers, dict) else (headers or ())
+    for key, value in items:
+        if key == SENT_AT_HEADER or key == SENT_AT_HEADER.encode():
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def register(app: faust.App, events: Any, service: ScoringService, settings: Settings) -> None:
+    @app.agent(events, name="score-events")
+    async def score_events(stream: Any) -> None:
+        manual = stream.noack()
+        async for event in manual.events():
+            msg = event.message
+
+            async def ack(event: Any = event) -> None:
+                await manual.ack(event)
+
+            await service.handle(
+                event.value, msg.topic, msg.partition, msg.offset, sent_at(msg.headers), ack
+            )
+
+    @app.timer(interval=max(settings.worker.snapshot_interval_s / 2, 0.1))
+    async def checkpoint() -> None:
+        await service.tick()
+
+    @app.timer(interval=_LAG_INTERVAL_S)
+    async def consumer_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            if tp.topic != settings.topics.events:
+                continue
+            hw = consumer.highwater(tp)
+            if hw is None:
+                continue
+            done = service.positions.get(tp.partition)
+            lag = hw - (done + 1) if done is not None else hw
+            service.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        await service.on_revoked()

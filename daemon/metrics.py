@@ -1,0 +1,191 @@
+"""Every Prometheus metric of the worker, built on an injectable registry.
+
+Names follow Prometheus conventions: base units (seconds, joules), ``_total`` on
+counters, labels bounded by the configured zones, windows and partitions.
+Tests pass a fresh ``CollectorRegistry`` so they never share state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    start_http_server,
+)
+
+from stream_models.hazard import STATES
+from stream_models.monitor import Outcome
+
+PREFIX = "seismowatch"
+_ENERGY_BUCKETS_J = tuple(10.0**k for k in range(1, 9))  # 10 J .. 100 MJ, one per decade
+_DURATION_BUCKETS_S = (0.25, 0.5, 1, 2, 4, 8, 16, 32)
+_LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30)
+GAUGE_WINDOWS = ("1h", "8h", "24h", "7d")
+
+
+class WorkerMetrics:
+    """The worker's metrics; :meth:`observe` records one scored event."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        def name(stem: str) -> str:
+            return f"{PREFIX}_{stem}"
+
+        r = registry
+        self.registry = registry
+        self.events_processed = Counter(
+            name("events_processed_total"), "Events scored, by zone.", ["zone"], registry=r
+        )
+        self.events_rejected = Counter(
+            name("events_rejected_total"),
+            "Messages on the events topic that were not valid events (dead-lettered).",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.duplicates_skipped = Counter(
+            name("events_duplicate_total"),
+            "Redelivered events already in the restored state, skipped.", ["zone"], registry=r,
+        )  # fmt: skip
+        self.event_energy = Histogram(
+            name("event_energy_joules"), "Seismic energy of scored events.", ["zone"],
+            buckets=_ENERGY_BUCKETS_J, registry=r,
+        )  # fmt: skip
+        self.event_duration = Histogram(
+            name("event_duration_seconds"), "Duration of scored events.", ["zone"],
+            buckets=_DURATION_BUCKETS_S, registry=r,
+        )  # fmt: skip
+        self.rolling_energy = Gauge(
+            name("rolling_energy_joules"), "Energy released in the window.", ["zone", "window"],
+            registry=r,
+        )  # fmt: skip
+        self.rolling_events = Gauge(
+            name("rolling_events"), "Events in the window.", ["zone", "window"], registry=r
+        )
+        self.rolling_rate = Gauge(
+            name("rolling_event_rate_per_second"), "Event rate over the window.",
+            ["zone", "window"], registry=r,
+        )  # fmt: skip
+        self.rolling_b = Gauge(
+            name("rolling_b_value"), "Aki-Utsu b-value in the window (NaN: too few events).",
+            ["zone", "window"], registry=r,
+        )  # fmt: skip
+        self.rolling_benioff = Gauge(
+            name("rolling_benioff_strain_joules_sqrt"), "Benioff strain (sum of sqrt E).",
+            ["zone", "window"], registry=r,
+        )  # fmt: skip
+        self.energy_per_volume = Gauge(
+            name("rolling_energy_per_volume_joules_per_cubic_meter"),
+            "Energy released per mined volume in the window.", ["zone", "window"], registry=r,
+        )  # fmt: skip
+        self.risk_probability = Gauge(
+            name("risk_probability"), "Probability of a target event within the horizon.",
+            ["zone"], registry=r,
+        )  # fmt: skip
+        self.anomaly_score = Gauge(
+            name("anomaly_score"), "Half-Space Trees anomaly score of the last event.", ["zone"],
+            registry=r,
+        )  # fmt: skip
+        self.hazard_state = Gauge(
+            name("hazard_state"), "Hazard state: 0=a none, 1=b low, 2=c high, 3=d danger.",
+            ["zone"], registry=r,
+        )  # fmt: skip
+        self.alerts = Counter(
+            name("alerts_total"), "Alerts sent, by zone, state and kind (raise, all-clear).",
+            ["zone", "state", "kind"], registry=r,
+        )  # fmt: skip
+        self.model_roc_auc = Gauge(
+            name("model_roc_auc"), "Progressive-validation ROC-AUC.", ["zone", "model"],
+            registry=r,
+        )  # fmt: skip
+        self.model_log_loss = Gauge(
+            name("model_log_loss"), "Progressive-validation log loss.", ["zone", "model"],
+            registry=r,
+        )  # fmt: skip
+        self.model_brier = Gauge(
+            name("model_brier_score"), "Progressive-validation Brier score.", ["zone", "model"],
+            registry=r,
+        )  # fmt: skip
+        self.labels_learned = Counter(
+            name("labels_learned_total"), "Examples learned after their horizon passed.",
+            ["zone", "label"], registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            name("processing_latency_seconds"),
+            "From the event entering Kafka (record timestamp) to its risk record being sent.",
+            buckets=_LATENCY_BUCKETS_S, registry=r,
+        )  # fmt: skip
+        self.consumer_lag = Gauge(
+            name("consumer_lag_messages"), "Messages behind the log end, by partition.",
+            ["topic", "partition"], registry=r,
+        )  # fmt: skip
+        self.last_event_timestamp = Gauge(
+            name("last_event_timestamp_seconds"), "Event time of the last scored event.",
+            ["zone"], registry=r,
+        )  # fmt: skip
+        self.snapshots = Counter(
+            name("state_snapshots_total"), "State snapshots written (then offsets acked).",
+            registry=r,
+        )  # fmt: skip
+        self.model_info = Info(
+            name("model"), "Risk model name and version, by zone.", ["zone"], registry=r
+        )
+        self._version_seen: dict[str, str] = {}
+
+    def init_zones(self, zones: list[str]) -> None:
+        """Export zeros for configured zones at once, so dashboards and rules see them."""
+        for zone in zones:
+            self.events_processed.labels(zone)
+            self.hazard_state.labels(zone).set(0)
+            for state in STATES[1:]:
+                self.alerts.labels(zone, state, "raise")
+            for state in STATES[:-1]:
+                self.alerts.labels(zone, state, "all-clear")
+
+    def observe(self, outcome: Outcome, latency_s: float | None) -> None:
+        """Record one scored event: counters, histograms and the zone's gauges."""
+        e, zone, f = outcome.event, outcome.event.zone, outcome.features
+        self.events_processed.labels(zone).inc()
+        self.event_energy.labels(zone).observe(e.energy_j)
+        if e.duration_s is not None:
+            self.event_duration.labels(zone).observe(e.duration_s)
+        for w in GAUGE_WINDOWS:
+            if f"count_{w}" not in f:
+                continue
+            self.rolling_energy.labels(zone, w).set(f[f"energy_sum_j_{w}"])
+            self.rolling_events.labels(zone, w).set(f[f"count_{w}"])
+            self.rolling_rate.labels(zone, w).set(f[f"rate_per_h_{w}"] / 3600)
+            self.rolling_b.labels(zone, w).set(f[f"b_value_{w}"])
+            self.rolling_benioff.labels(zone, w).set(f[f"benioff_strain_{w}"])
+            self.energy_per_volume.labels(zone, w).set(f[f"energy_per_volume_j_m3_{w}"])
+        self.risk_probability.labels(zone).set(outcome.probability)
+        self.anomaly_score.labels(zone).set(outcome.anomaly)
+        self.hazard_state.labels(zone).set(STATES.index(outcome.state))
+        self.last_event_timestamp.labels(zone).set(e.timestamp)
+        for ex in outcome.learned:
+            self.labels_learned.labels(zone, "positive" if ex.positive else "negative").inc()
+        for tr in outcome.transitions:
+            self.alerts.labels(zone, tr.state, tr.kind).inc()
+        if latency_s is not None:
+            self.latency.observe(max(latency_s, 0.0))
+        name, _, version = outcome.model_version.partition("@")
+        if self._version_seen.get(zone) != outcome.model_version:
+            self.model_info.labels(zone).info({"name": name, "version": version})
+            self._version_seen[zone] = outcome.model_version
+
+    def observe_scores(self, zone: str, scores: Mapping[str, Mapping[str, float]]) -> None:
+        """Progressive scores per model name (``river``, ``anomaly``, ...)."""
+        for model, values in scores.items():
+            for gauge, key in ((self.model_roc_auc, "roc_auc"), (self.model_log_loss, "log_loss"),
+                               (self.model_brier, "brier")):  # fmt: skip
+                v = values.get(key, math.nan)
+                gauge.labels(zone, model).set(v)
+
+
+def serve(host: str, port: int, registry: CollectorRegistry = REGISTRY) -> None:
+    """Start the /metrics endpoint in a daemon thread."""
+    start_http_server(port, addr=host, registry=registry)

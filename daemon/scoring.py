@@ -1,0 +1,258 @@
+"""The worker's event handler: decode, run the zone's :class:`ZoneMonitor`, publish, snapshot.
+
+Delivery is at-least-once with idempotent effects:
+
+* Outputs (features, risk, alerts) are sent as each event is processed.
+* Every ``snapshot_every`` events or ``snapshot_interval_s`` seconds the outputs
+  are flushed, each touched zone's River model is saved to the state directory,
+  its JSON state (with the partition offset it covers) is written to the
+  changelog-backed table, and only then are the events acked, so Kafka never
+  commits an offset whose effect on the state is not stored.
+* After a crash, redelivered events at or below a zone's stored offset are
+  skipped; later ones are processed again from the restored state, which gives
+  the same scores and the same alert ids, and alert ids already on the alerts
+  topic are never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from config.settings import Settings
+from daemon.metrics import WorkerMetrics
+from replay.rejects import Reject
+from stream_models.events import Event, WireFormatError
+from stream_models.monitor import Outcome, ZoneMonitor
+from stream_models.records import alert_record, dumps, features_record, risk_record
+from stream_models.risk import RiskModel
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[[], Awaitable[Any]]
+
+
+class Outputs(Protocol):
+    """Where records go: the Faust producer in the worker, a list in unit tests."""
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+@dataclass
+class _Zone:
+    monitor: ZoneMonitor
+    partition: int | None = None
+    offset: int = -1  # the last offset of ``partition`` whose effect is in the state
+
+
+def _safe_name(zone: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", zone)
+
+
+class AlertLog:
+    """Append-only JSON-lines log of every alert sent, for operators without Kafka access."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def ids(self) -> set[str]:
+        if not self.path.exists():
+            return set()
+        out = set()
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.add(json.loads(line)["alert_id"])
+            except (ValueError, KeyError, TypeError):
+                log.warning("unreadable line in alert log %s", self.path)
+        return out
+
+    def append(self, record: dict[str, Any]) -> None:
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+class ScoringService:
+    """Per-worker state: one :class:`ZoneMonitor` per zone this worker owns."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        outputs: Outputs,
+        store: MutableMapping[str, Any],
+        metrics: WorkerMetrics,
+        load_alert_ids: Callable[[], Awaitable[set[str]]],
+    ) -> None:
+        self.settings = settings
+        self.outputs = outputs
+        self.store = store
+        self.metrics = metrics
+        self.load_alert_ids = load_alert_ids
+        self.policy = settings.monitor_policy()
+        self.zones: dict[str, _Zone] = {}
+        self.model_dir = settings.state_dir / "models"
+        self.alert_log = AlertLog(settings.alert_log_path)
+        self.known_alert_ids: set[str] | None = None
+        self.lock = asyncio.Lock()
+        self._unacked: list[Ack] = []
+        self._dirty: set[str] = set()
+        self._last_snapshot = time.monotonic()
+        self.processed = 0
+        self.positions: dict[int, int] = {}  # partition -> last offset handled
+
+    # -- zone state ------------------------------------------------------------------
+
+    def _model_path(self, zone: str) -> Path:
+        return self.model_dir / f"{_safe_name(zone)}.pkl"
+
+    def _restore(self, zone: str) -> _Zone:
+        saved = self.store.get(zone)
+        if saved is None:
+            return _Zone(ZoneMonitor(zone, self.policy))
+        model = None
+        path = self._model_path(zone)
+        if path.exists():
+            model = RiskModel.load(path, self.settings.state_dir)
+            if model.version != saved["monitor"]["model_version"]:
+                log.warning(
+                    "zone %s: model file %s is %s, the table state expects %s; using the file",
+                    zone, path, model.version, saved["monitor"]["model_version"],
+                )  # fmt: skip
+        else:
+            log.warning(
+                "zone %s: no model file on this host (%s): starting a new model", zone, path
+            )
+        mon = ZoneMonitor.from_state(saved["monitor"], self.policy, model)
+        log.info(
+            "zone %s: restored state at offset %s (%d events)", zone, saved["offset"], mon.events
+        )
+        return _Zone(mon, saved["partition"], int(saved["offset"]))
+
+    # -- the event path --------------------------------------------------------------
+
+    async def handle(
+        self, value: bytes, topic: str, partition: int, offset: int,
+        kafka_ts: float | None, ack: Ack,
+    ) -> Outcome | None:  # fmt: skip
+        """Process one message of the events topic; ``ack`` is called after the next snapshot."""
+        async with self.lock:
+            self._unacked.append(ack)
+            self.positions[partition] = offset
+            try:
+                outcome = await self._process(value, topic, partition, offset, kafka_ts)
+            except Exception as exc:  # one bad event must never stop the stream
+                log.exception("event at %s/%d@%d failed", topic, partition, offset)
+                await self._dead_letter(
+                    value, topic, partition, offset, f"processing error: {exc!r}"
+                )
+                outcome = None
+            if (
+                len(self._unacked) >= self.settings.worker.snapshot_every
+                or time.monotonic() - self._last_snapshot
+                >= self.settings.worker.snapshot_interval_s
+            ):
+                await self._snapshot()
+            return outcome
+
+    async def _process(
+        self, value: bytes, topic: str, partition: int, offset: int, kafka_ts: float | None
+    ) -> Outcome | None:
+        try:
+            event = Event.from_wire(value)
+        except WireFormatError as exc:
+            await self._dead_letter(value, topic, partition, offset, str(exc))
+            return None
+        zone = self.zones.get(event.zone)
+        if zone is None:
+            zone = self.zones[event.zone] = self._restore(event.zone)
+        if zone.partition == partition and offset <= zone.offset:
+            self.metrics.duplicates_skipped.labels(event.zone).inc()
+            return None
+        outcome = zone.monitor.process(event)
+        zone.partition, zone.offset = partition, offset
+        self._dirty.add(event.zone)
+        key = event.event_id.encode()
+        topics = self.settings.topics
+        await self.outputs.send(topics.features, key, dumps(features_record(outcome)))
+        await self.outputs.send(topics.risk, key, dumps(risk_record(outcome)))
+        for tr in outcome.transitions:
+            await self._alert(tr, outcome, zone.monitor)
+        latency = time.time() - kafka_ts if kafka_ts else None
+        self.metrics.observe(outcome, latency)
+        if outcome.learned:
+            m = zone.monitor
+            self.metrics.observe_scores(
+                event.zone,
+                {"river": m.score.get(), "anomaly": {"roc_auc": m.anomaly_score.auc.get()}},
+            )
+        self.processed += 1
+        return outcome
+
+    async def _alert(self, tr: Any, outcome: Outcome, monitor: ZoneMonitor) -> None:
+        if self.known_alert_ids is None:
+            self.known_alert_ids = await self.load_alert_ids() | self.alert_log.ids()
+        if tr.alert_id in self.known_alert_ids:
+            log.info("alert %s already sent before a restart: not sent again", tr.alert_id)
+            return
+        top = monitor.model.contributions(outcome.inputs) if tr.kind == "raise" else []
+        record = alert_record(tr, outcome, top, datetime.now(UTC).isoformat())
+        await self.outputs.send(self.settings.topics.alerts, tr.zone.encode(), dumps(record))
+        self.known_alert_ids.add(tr.alert_id)
+        self.alert_log.append(record)
+
+    async def _dead_letter(
+        self, value: bytes, topic: str, partition: int, offset: int, reason: str,
+        kind: str = "wire_format",
+    ) -> None:  # fmt: skip
+        reject = Reject(
+            file=f"kafka:{topic}/{partition}", row=offset, column="value",
+            value=value[:200].decode("utf-8", "replace"), reason=reason,
+        )  # fmt: skip
+        log.warning("dead-lettered %s", reject)
+        self.metrics.events_rejected.labels(kind).inc()
+        await self.outputs.send(self.settings.topics.rejected, reject.key, reject.to_wire())
+
+    # -- checkpoints -----------------------------------------------------------------
+
+    async def _snapshot(self) -> None:
+        """Flush outputs, store touched zones (model file, then table), then ack."""
+        if not self._unacked and not self._dirty:
+            return
+        await self.outputs.flush()
+        for name in sorted(self._dirty):
+            zone = self.zones[name]
+            zone.monitor.model.save(self._model_path(name))
+            self.store[name] = {
+                "monitor": zone.monitor.to_state(),
+                "partition": zone.partition,
+                "offset": zone.offset,
+            }
+        await self.outputs.flush()
+        acks, self._unacked, self._dirty = self._unacked, [], set()
+        for ack in acks:
+            await ack()
+        self._last_snapshot = time.monotonic()
+        self.metrics.snapshots.inc()
+
+    async def tick(self) -> None:
+        """Timer: snapshot a quiet stream's tail so its offsets get committed too."""
+        async with self.lock:
+            if time.monotonic() - self._last_snapshot >= self.settings.worker.snapshot_interval_s:
+                await self._snapshot()
+
+    async def on_revoked(self) -> None:
+        """Before partitions move: store everything, forget zones and known alert ids."""
+        async with self.lock:
+            await self._snapshot()
+            self.zones.clear()
+            self.known_alert_ids = None

@@ -1,0 +1,37 @@
+"""Run one Faust worker: metrics endpoint, topics, the app, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+from config.settings import Settings
+from daemon import metrics as metrics_mod
+from daemon.app import create_app
+from daemon.compat import is_embedded_cluster
+from daemon.feed import sent_alert_ids
+from replay.broker import cluster_id, ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") -> None:
+    """Blocks until the worker is stopped; Faust's worker handles the signals."""
+    import faust
+
+    embedded = is_embedded_cluster(cluster_id(settings, bootstrap))
+    ensure_topics(settings, bootstrap)
+    worker_metrics = metrics_mod.WorkerMetrics()
+    worker_metrics.init_zones([z.name for z in settings.zones] or [settings.default_zone])
+    metrics_mod.serve(settings.metrics_host, settings.metrics_port)
+
+    async def load_alert_ids() -> set[str]:
+        return await sent_alert_ids(settings, bootstrap)
+
+    built = create_app(
+        settings,
+        bootstrap,
+        embedded_cluster=embedded,
+        metrics=worker_metrics,
+        load_alert_ids=load_alert_ids,
+    )
+    faust.Worker(built.app, loglevel=loglevel, quiet=True).execute_from_commandline()

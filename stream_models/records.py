@@ -1,0 +1,69 @@
+"""Versioned JSON records the daemon publishes: features, risk and alerts.
+
+Keys are sorted and NaN is ``null``, so the same outcome always gives the same
+bytes (except an alert's ``emitted_at``), and consumers can de-duplicate by id.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from stream_models.hazard import Transition
+from stream_models.monitor import Outcome
+
+FEATURES_SCHEMA = "seismowatch.features/1"
+RISK_SCHEMA = "seismowatch.risk/1"
+ALERT_SCHEMA = "seismowatch.alert/1"
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def dumps(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(_clean(record), sort_keys=True, separators=(",", ":")).encode()
+
+
+def _time(outcome: Outcome) -> str:
+    return outcome.event.to_dict()["time"]
+
+
+def features_record(outcome: Outcome) -> dict[str, Any]:
+    e = outcome.event
+    return {
+        "schema": FEATURES_SCHEMA, "event_id": e.event_id, "zone": e.zone,
+        "time": _time(outcome), "features": outcome.features,
+    }  # fmt: skip
+
+
+def risk_record(outcome: Outcome) -> dict[str, Any]:
+    e = outcome.event
+    return {
+        "schema": RISK_SCHEMA, "event_id": e.event_id, "zone": e.zone, "time": _time(outcome),
+        "energy_j": e.energy_j, "probability": outcome.probability,
+        "anomaly_score": outcome.anomaly, "hazard_state": outcome.state,
+        "warming_up": outcome.warming_up, "model_version": outcome.model_version,
+    }  # fmt: skip
+
+
+def alert_record(
+    tr: Transition, outcome: Outcome, top_features: list[dict[str, Any]], emitted_at: str
+) -> dict[str, Any]:
+    """An operator alert; ``alert_id`` is stable for the same zone, kind, state and trigger."""
+    return {
+        "schema": ALERT_SCHEMA, "alert_id": tr.alert_id, "kind": tr.kind, "zone": tr.zone,
+        "state": tr.state, "previous_state": tr.previous_state,
+        "probability": tr.probability, "anomaly_score": outcome.anomaly,
+        "time": _time(outcome), "model_version": outcome.model_version,
+        "top_features": top_features, "event": outcome.event.to_dict(),
+        "emitted_at": emitted_at,
+    }  # fmt: skip
