@@ -6,6 +6,7 @@ adapter and a backtest always agree on topics, zones and targets.
 
 from __future__ import annotations
 
+import json
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -233,6 +234,42 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         return Settings()
     finally:
         _toml_path.reset(token)
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """``SEISMOWATCH_*`` variables that rebuild ``settings`` in a child process.
+
+    Secrets are revealed here because a child needs them; the result goes into a
+    child's environment only, never to a log or the screen.
+    """
+
+    def reveal(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, BaseModel):
+            return {k: reveal(getattr(value, k)) for k in type(value).model_fields}
+        if isinstance(value, list | tuple):
+            return [reveal(v) for v in value]
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, float) and value in (float("inf"), float("-inf")):
+            return None  # unbounded zone box side: the field's default
+        return value
+
+    def drop_none(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: drop_none(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [drop_none(v) for v in value]
+        return value
+
+    env = {}
+    for name in Settings.model_fields:
+        value = drop_none(reveal(getattr(settings, name)))
+        env[f"SEISMOWATCH_{name.upper()}"] = (
+            value if isinstance(value, str) else json.dumps(value)
+        )
+    return env
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

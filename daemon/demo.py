@@ -1,0 +1,323 @@
+"""``seismowatch demo``: broker, worker, a synthetic mine replayed fast, alerts live, a summary.
+
+Everything runs for real: the embedded Tansu broker (or the configured
+cluster), a ``seismowatch worker`` child process with its metrics endpoint, and
+the replay adapter's own producer in a thread. The demo reads the worker's
+progress from that metrics endpoint, exactly as Prometheus would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from config.settings import Settings, child_env
+from replay.broker import EmbeddedBroker, ensure_topics, free_port
+from replay.checkpoint import Checkpoint
+from replay.read import read_events
+from replay.stream import KafkaSink, build_items, iter_replay
+from replay.synth import SynthParams, generate, write_gits
+
+SYNTHETIC_MINE_TOML = Path(__file__).resolve().parents[1] / "config" / "synthetic-mine.toml"
+_WORKER_READY_TIMEOUT_S = 90.0
+_DRAIN_TIMEOUT_S = 300.0  # after the replay: how long the worker may take to catch up
+
+
+@dataclass
+class DemoProgress:
+    """Shared between the replay thread, the metrics poller and the renderer."""
+
+    total: int = 0
+    sent: int = 0
+    scored: float = 0.0
+    replay_done: bool = False
+    replay_error: str | None = None
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+
+def scrape(url: str, timeout: float = 2.0) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Samples of a Prometheus text endpoint: name -> [(labels, value)]."""
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        text = resp.read().decode()
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return out
+
+
+def total(samples: dict[str, list[tuple[dict[str, str], float]]], name: str) -> float:
+    return sum(v for _, v in samples.get(name, []))
+
+
+@contextlib.contextmanager
+def worker_process(settings: Settings, bootstrap: str, log_path: Path) -> Iterator[Any]:
+    """A real ``seismowatch worker`` child; stopped with SIGTERM (then SIGKILL) on exit."""
+    kafka = settings.kafka.model_copy(update={"bootstrap_servers": bootstrap})
+    env = {**os.environ, **child_env(settings.model_copy(update={"kafka": kafka}))}
+    env["PYTHONUNBUFFERED"] = "1"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "worker"], env=env, stdout=log, stderr=log
+        )
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for_endpoint(url: str, proc: Any, timeout_s: float = _WORKER_READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited with code {proc.returncode}")
+        try:
+            scrape(url)
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"worker metrics endpoint {url} did not answer in {timeout_s:.0f} s")
+
+
+def demo_settings(settings: Settings, base_dir: Path, metrics_port: int | None) -> Settings:
+    """The demo's own state directory (wiped each run); another metrics port if it is taken."""
+    port = metrics_port if metrics_port is not None else settings.metrics_port
+    if port == 0 or _port_busy(settings.metrics_host, port):
+        port = free_port(settings.metrics_host)
+    return settings.model_copy(update={"state_dir": base_dir / "state", "metrics_port": port})
+
+
+def _port_busy(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def run_replay(
+    settings: Settings, bootstrap: str, path: Path, speed: float | None, progress: DemoProgress,
+    should_stop: Callable[[], bool],
+) -> None:  # fmt: skip
+    """The replay adapter's own code path, in a thread."""
+    try:
+        result = read_events(
+            path, "gits", {}, timezone=settings.gits_timezone, zone_of=settings.zone_of,
+            default_zone=settings.default_zone,
+        )  # fmt: skip
+        items = build_items(result.events, result.rejects, settings)
+        progress.total = len(result.events)
+        sink = KafkaSink(settings, bootstrap)
+        checkpoint = Checkpoint(settings.state_dir / "replay.json", "demo")
+        for state in iter_replay(
+            items, sink.send, checkpoint, speed=speed, should_stop=should_stop,
+            rejects_total=len(result.rejects),
+        ):  # fmt: skip
+            progress.sent = max(state.acked - len(result.rejects), 0)
+        sink.close()
+    except Exception as exc:  # reported by the renderer, never swallowed
+        progress.replay_error = repr(exc)
+    finally:
+        progress.replay_done = True
+
+
+def prepare(base_dir: Path, days: int, seed: int) -> tuple[Path, int]:
+    """A fresh demo directory with a synthetic export of ``days`` days."""
+    if base_dir.exists():
+        shutil.rmtree(base_dir)
+    base_dir.mkdir(parents=True)
+    frame = generate(SynthParams(days=days, seed=seed))
+    path = write_gits(frame, base_dir / f"synthetic-{days}d.parquet")
+    return path, len(frame)
+
+
+@contextlib.contextmanager
+def kafka_for_demo(settings: Settings, log_path: Path) -> Iterator[tuple[str, str]]:
+    """The configured cluster, or an embedded broker on ``embedded_port`` (another if busy)."""
+    if not settings.kafka.embedded:
+        ensure_topics(settings, settings.kafka.bootstrap_servers)
+        yield settings.kafka.bootstrap_servers, "configured cluster"
+        return
+    port = settings.embedded_port
+    if port == 0 or _port_busy("127.0.0.1", port):
+        port = free_port()
+    with EmbeddedBroker(port=port, log_path=log_path) as broker:
+        ensure_topics(settings, broker.bootstrap)
+        yield broker.bootstrap, "embedded broker (Tansu, in memory)"
+
+
+def _follow_alerts(
+    settings: Settings, bootstrap: str, out: queue.Queue[dict[str, Any]]
+) -> tuple[threading.Thread, Callable[[], None]]:
+    """Follow the alerts topic in a thread with its own event loop; returns (thread, stop)."""
+    from daemon.feed import iter_alerts
+
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def consume() -> None:
+        async def read() -> None:
+            async for record in iter_alerts(settings, bootstrap, follow=True):
+                out.put(record)
+
+        task = asyncio.ensure_future(read())
+        await stop.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(consume(),), daemon=True)
+    thread.start()
+    return thread, lambda: loop.call_soon_threadsafe(stop.set)
+
+
+@dataclass
+class Status:
+    message: str
+
+
+@dataclass
+class Alert:
+    record: dict[str, Any]
+
+
+@dataclass
+class Summary:
+    events: int
+    sent: int
+    scored: int
+    rejected: int
+    alerts: dict[tuple[str, str], int]  # (kind, state) -> count
+    roc_auc: dict[tuple[str, str], float]  # (zone, model) -> progressive ROC-AUC
+    latency_p50_s: float
+    latency_p99_s: float
+    wall_s: float
+    metrics_url: str
+    bootstrap: str
+
+
+Update = Status | DemoProgress | Alert | Summary
+
+
+def histogram_quantile(samples: dict[str, list[tuple[dict[str, str], float]]], name: str,
+                       q: float) -> float:  # fmt: skip
+    """Prometheus' histogram_quantile over a scraped histogram (linear within a bucket)."""
+    buckets = sorted((float(labels["le"]), v) for labels, v in samples.get(f"{name}_bucket", []))
+    if not buckets or buckets[-1][1] == 0:
+        return float("nan")
+    rank = q * buckets[-1][1]
+    prev_le, prev_count = 0.0, 0.0
+    for le, count in buckets:
+        if count >= rank:
+            if le == float("inf"):
+                return prev_le
+            frac = (rank - prev_count) / (count - prev_count) if count > prev_count else 0
+            return prev_le + (le - prev_le) * frac
+        prev_le, prev_count = le, count
+    return prev_le
+
+
+def iter_demo(
+    settings: Settings, base_dir: Path, *, days: int, seed: int, speed: float | None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[Update]:  # fmt: skip
+    """Run the whole system once; yield what the CLI renders."""
+    t0 = time.monotonic()
+    yield Status(f"writing {days} days of a synthetic mine (seed {seed}) to {base_dir}")
+    path, n_events = prepare(base_dir, days, seed)
+    with kafka_for_demo(settings, base_dir / "broker.log") as (bootstrap, kind):
+        yield Status(f"{kind} on {bootstrap}: follow alerts from another terminal with "
+                     f"`seismowatch alerts --follow --bootstrap {bootstrap}`")  # fmt: skip
+        url = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+        with worker_process(settings, bootstrap, base_dir / "worker.log") as proc:
+            wait_for_endpoint(url, proc)
+            yield Status(f"worker running (log {base_dir / 'worker.log'}); metrics at {url}")
+            progress = DemoProgress(total=n_events)
+            alerts: queue.Queue[dict[str, Any]] = queue.Queue()
+            follower, stop_follower = _follow_alerts(settings, bootstrap, alerts)
+            replayer = threading.Thread(
+                target=run_replay, args=(settings, bootstrap, path, speed, progress, should_stop),
+                daemon=True,
+            )  # fmt: skip
+            replayer.start()
+            drain_deadline = None
+            last_scrape = 0.0
+            try:
+                while True:
+                    while not alerts.empty():
+                        yield Alert(alerts.get())
+                    if time.monotonic() - last_scrape >= 0.5:
+                        last_scrape = time.monotonic()
+                        with contextlib.suppress(OSError):
+                            samples = scrape(url)
+                            progress.scored = total(
+                                samples, "seismowatch_events_processed_total"
+                            ) + total(samples, "seismowatch_events_duplicate_total")
+                        yield progress
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"worker exited with code {proc.returncode}; "
+                                           f"see {base_dir / 'worker.log'}")  # fmt: skip
+                    if progress.replay_error:
+                        raise RuntimeError(f"replay failed: {progress.replay_error}")
+                    if should_stop():
+                        break
+                    if progress.replay_done:
+                        if progress.scored >= progress.sent:
+                            break
+                        drain_deadline = drain_deadline or time.monotonic() + _DRAIN_TIMEOUT_S
+                        if time.monotonic() > drain_deadline:
+                            raise RuntimeError("the worker did not catch up with the replay")
+                    time.sleep(0.1)
+                time.sleep(1.5)  # alerts of the last events reach the follower
+                while not alerts.empty():
+                    yield Alert(alerts.get())
+            finally:
+                stop_follower()
+                follower.join(5)
+                replayer.join(5)
+            samples = scrape(url)
+            alert_counts: dict[tuple[str, str], int] = {}
+            for labels, v in samples.get("seismowatch_alerts_total", []):
+                key = (labels["kind"], labels["state"])
+                alert_counts[key] = alert_counts.get(key, 0) + int(v)
+            yield Summary(
+                events=n_events,
+                sent=progress.sent,
+                scored=int(total(samples, "seismowatch_events_processed_total")),
+                rejected=int(total(samples, "seismowatch_events_rejected_total")),
+                alerts=alert_counts,
+                roc_auc={
+                    (labels["zone"], labels["model"]): v
+                    for labels, v in samples.get("seismowatch_model_roc_auc", [])
+                },
+                latency_p50_s=histogram_quantile(
+                    samples, "seismowatch_processing_latency_seconds", 0.5
+                ),
+                latency_p99_s=histogram_quantile(
+                    samples, "seismowatch_processing_latency_seconds", 0.99
+                ),
+                wall_s=time.monotonic() - t0,
+                metrics_url=url,
+                bootstrap=bootstrap,
+            )
