@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import faust
@@ -26,6 +27,13 @@ def sent_at(headers: Any) -> float | None:
 
 
 def register(app: faust.App, events: Any, service: ScoringService, settings: Settings) -> None:
+    @app.task
+    async def quiet_client_loggers() -> None:
+        """Faust's worker turns client debug logs on; each costs a LogRecord per request."""
+        level = logging.getLogger().getEffectiveLevel()
+        for name in ("aiokafka", "kafka"):
+            logging.getLogger(name).setLevel(max(level, logging.INFO))
+
     @app.agent(events, name="score-events")
     async def score_events(stream: Any) -> None:
         manual = stream.noack()
@@ -55,6 +63,10 @@ def register(app: faust.App, events: Any, service: ScoringService, settings: Set
             done = service.positions.get(tp.partition)
             lag = hw - (done + 1) if done is not None else hw
             service.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(sender: Any, **kwargs: Any) -> None:
+        await service.on_revoked()
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:

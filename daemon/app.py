@@ -139,6 +139,9 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger_ms=5,
+        # unacked events wait for the next snapshot; on shutdown the snapshot below
+        # stores them, so the consumer must not wait for acks that will never come
+        stream_wait_empty=False,
         **options,
     )
     events = app.topic(settings.topics.events, key_serializer="raw", value_serializer="raw")

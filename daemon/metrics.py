@@ -135,6 +135,7 @@ class WorkerMetrics:
             name("model"), "Risk model name and version, by zone.", ["zone"], registry=r
         )
         self._version_seen: dict[str, str] = {}
+        self._window_children: dict[str, list[tuple[str, tuple]]] = {}
 
     def init_zones(self, zones: list[str]) -> None:
         """Export zeros for configured zones at once, so dashboards and rules see them."""
@@ -153,15 +154,13 @@ class WorkerMetrics:
         self.event_energy.labels(zone).observe(e.energy_j)
         if e.duration_s is not None:
             self.event_duration.labels(zone).observe(e.duration_s)
-        for w in GAUGE_WINDOWS:
-            if f"count_{w}" not in f:
-                continue
-            self.rolling_energy.labels(zone, w).set(f[f"energy_sum_j_{w}"])
-            self.rolling_events.labels(zone, w).set(f[f"count_{w}"])
-            self.rolling_rate.labels(zone, w).set(f[f"rate_per_h_{w}"] / 3600)
-            self.rolling_b.labels(zone, w).set(f[f"b_value_{w}"])
-            self.rolling_benioff.labels(zone, w).set(f[f"benioff_strain_{w}"])
-            self.energy_per_volume.labels(zone, w).set(f[f"energy_per_volume_j_m3_{w}"])
+        for w, (energy, events, rate, b, benioff, per_volume) in self._windows(zone, f):
+            energy.set(f[f"energy_sum_j_{w}"])
+            events.set(f[f"count_{w}"])
+            rate.set(f[f"rate_per_h_{w}"] / 3600)
+            b.set(f[f"b_value_{w}"])
+            benioff.set(f[f"benioff_strain_{w}"])
+            per_volume.set(f[f"energy_per_volume_j_m3_{w}"])
         self.risk_probability.labels(zone).set(outcome.probability)
         self.anomaly_score.labels(zone).set(outcome.anomaly)
         self.hazard_state.labels(zone).set(STATES.index(outcome.state))
@@ -176,6 +175,18 @@ class WorkerMetrics:
         if self._version_seen.get(zone) != outcome.model_version:
             self.model_info.labels(zone).info({"name": name, "version": version})
             self._version_seen[zone] = outcome.model_version
+
+    def _windows(self, zone: str, features: Mapping[str, float]) -> list[tuple[str, tuple]]:
+        """The zone's per-window gauge children, looked up once (labels() is not free)."""
+        if zone not in self._window_children:
+            gauges = (self.rolling_energy, self.rolling_events, self.rolling_rate,
+                      self.rolling_b, self.rolling_benioff, self.energy_per_volume)  # fmt: skip
+            self._window_children[zone] = [
+                (w, tuple(g.labels(zone, w) for g in gauges))
+                for w in GAUGE_WINDOWS
+                if f"count_{w}" in features
+            ]
+        return self._window_children[zone]
 
     def observe_scores(self, zone: str, scores: Mapping[str, Mapping[str, float]]) -> None:
         """Progressive scores per model name (``river``, ``anomaly``, ...)."""

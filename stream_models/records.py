@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from stream_models.hazard import Transition
@@ -30,18 +31,24 @@ def _clean(value: Any) -> Any:
 
 
 def dumps(record: Mapping[str, Any]) -> bytes:
-    return json.dumps(_clean(record), sort_keys=True, separators=(",", ":")).encode()
+    """Compact sorted JSON; the builders below have already replaced NaN by ``null``."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _time(outcome: Outcome) -> str:
-    return outcome.event.to_dict()["time"]
+    return outcome.event.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def features_record(outcome: Outcome) -> dict[str, Any]:
     e = outcome.event
     return {
         "schema": FEATURES_SCHEMA, "event_id": e.event_id, "zone": e.zone,
-        "time": _time(outcome), "features": outcome.features,
+        "time": _time(outcome),
+        "features": {k: _finite(v) for k, v in outcome.features.items()},
     }  # fmt: skip
 
 
@@ -49,8 +56,8 @@ def risk_record(outcome: Outcome) -> dict[str, Any]:
     e = outcome.event
     return {
         "schema": RISK_SCHEMA, "event_id": e.event_id, "zone": e.zone, "time": _time(outcome),
-        "energy_j": e.energy_j, "probability": outcome.probability,
-        "anomaly_score": outcome.anomaly, "hazard_state": outcome.state,
+        "energy_j": e.energy_j, "probability": _finite(outcome.probability),
+        "anomaly_score": _finite(outcome.anomaly), "hazard_state": outcome.state,
         "warming_up": outcome.warming_up, "model_version": outcome.model_version,
     }  # fmt: skip
 
@@ -59,11 +66,11 @@ def alert_record(
     tr: Transition, outcome: Outcome, top_features: list[dict[str, Any]], emitted_at: str
 ) -> dict[str, Any]:
     """An operator alert; ``alert_id`` is stable for the same zone, kind, state and trigger."""
-    return {
+    return _clean({
         "schema": ALERT_SCHEMA, "alert_id": tr.alert_id, "kind": tr.kind, "zone": tr.zone,
         "state": tr.state, "previous_state": tr.previous_state,
         "probability": tr.probability, "anomaly_score": outcome.anomaly,
         "time": _time(outcome), "model_version": outcome.model_version,
         "top_features": top_features, "event": outcome.event.to_dict(),
         "emitted_at": emitted_at,
-    }  # fmt: skip
+    })  # fmt: skip

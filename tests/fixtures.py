@@ -110,3 +110,58 @@ def consume_all(
 ) -> list[tuple[bytes | None, bytes]]:
     """Every message of ``topic`` from the beginning (aiokafka, no consumer group)."""
     return asyncio.run(_consume(bootstrap, topic, expected, idle_s, timeout_s))
+
+
+def free_port() -> int:
+    from replay.broker import free_port as _free_port
+
+    return _free_port()
+
+
+def worker_env(topic_env: dict[str, str], bootstrap: str, **extra: str) -> dict[str, str]:
+    """Environment of a worker child: the test's topics, its own group, a free metrics port."""
+    group = "g-" + topic_env["SEISMOWATCH_TOPICS__EVENTS"].replace(".", "-")
+    return {
+        **topic_env,
+        "SEISMOWATCH_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "SEISMOWATCH_WORKER__GROUP_ID": group,
+        "SEISMOWATCH_METRICS_PORT": str(free_port()),
+        **extra,
+    }
+
+
+def start_worker(env: dict[str, str], log: Path, config: Path | None = None) -> subprocess.Popen:  # type: ignore[type-arg]
+    """A real ``seismowatch worker`` process, its output in ``log``."""
+    args = [sys.executable, "-m", "daemon", "worker"]
+    if config is not None:
+        args += ["--config", str(config)]
+    fh = log.open("ab")
+    return subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=_child_env(env))
+
+
+def metrics_url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env['SEISMOWATCH_METRICS_PORT']}/metrics"
+
+
+def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.3):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns a truthy value; fail the test with ``what`` if not."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:  # type: ignore[type-arg]
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
