@@ -36,12 +36,14 @@ def register(app: faust.App, events: Any, service: ScoringService, settings: Set
 
     @app.agent(events, name="score-events")
     async def score_events(stream: Any) -> None:
-        manual = stream.noack()
-        async for event in manual.events():
+        # acks are manual (after each state snapshot); disabled on this very stream, since
+        # a ``stream.noack()`` clone lets the original stream ack what it buffered first
+        stream.enable_acks = False
+        async for event in stream.events():
             msg = event.message
 
             async def ack(event: Any = event) -> None:
-                await manual.ack(event)
+                await stream.ack(event)
 
             await service.handle(
                 event.value, msg.topic, msg.partition, msg.offset, sent_at(msg.headers), ack

@@ -117,6 +117,7 @@ def create_app(
     embedded_cluster: bool,
     metrics: WorkerMetrics,
     load_alert_ids: Any,
+    fetch_range: Any,
 ) -> Worker:
     """Build the app; on the embedded broker, install the end-offsets compatibility layer."""
     options: dict[str, Any] = {}
@@ -149,11 +150,12 @@ def create_app(
         TABLE_NAME,
         default=None,
         partitions=settings.partitions,
-        schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+        key_type=bytes,  # raw key bytes: the same partition as the zone's events
+        value_type=None,  # JSON
         use_partitioner=True,
     )
     service = ScoringService(
-        settings, FaustOutputs(app), TableStore(table), metrics, load_alert_ids
+        settings, FaustOutputs(app), TableStore(table), metrics, load_alert_ids, fetch_range
     )
     from daemon.agents import register
 

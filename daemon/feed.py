@@ -85,3 +85,31 @@ async def sent_alert_ids(settings: Settings, bootstrap: str) -> set[str]:
     ids = {r["alert_id"] async for r in iter_alerts(settings, bootstrap)}
     log.info("%d alert ids already on %s", len(ids), settings.topics.alerts)
     return ids
+
+
+def range_fetcher(settings: Settings, bootstrap: str) -> Any:
+    """``fetch_range`` for :class:`~daemon.scoring.ScoringService`: read offsets [start, end)."""
+    from daemon.agents import sent_at
+
+    async def fetch_range(
+        topic: str, partition: int, start: int, end: int
+    ) -> list[tuple[int, bytes, float | None]]:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        tp = TopicPartition(topic, partition)
+        consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_config(settings, bootstrap))
+        await consumer.start()
+        out: list[tuple[int, bytes, float | None]] = []
+        try:
+            consumer.assign([tp])
+            consumer.seek(tp, start)
+            deadline = time.monotonic() + _METADATA_WAIT_S
+            while time.monotonic() < deadline and await consumer.position(tp) < end:
+                for records in (await consumer.getmany(tp, timeout_ms=500)).values():
+                    out += [(m.offset, m.value, sent_at(m.headers)) for m in records
+                            if start <= m.offset < end]  # fmt: skip
+        finally:
+            await consumer.stop()
+        return out
+
+    return fetch_range

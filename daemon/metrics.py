@@ -49,7 +49,13 @@ class WorkerMetrics:
         )  # fmt: skip
         self.duplicates_skipped = Counter(
             name("events_duplicate_total"),
-            "Redelivered events already in the restored state, skipped.", ["zone"], registry=r,
+            "Redelivered events already in the restored state, skipped.", ["partition"],
+            registry=r,
+        )  # fmt: skip
+        self.gap_replayed = Counter(
+            name("events_gap_replayed_total"),
+            "Events the consumer skipped after a restart or rebalance, read from Kafka directly.",
+            registry=r,
         )  # fmt: skip
         self.event_energy = Histogram(
             name("event_energy_joules"), "Seismic energy of scored events.", ["zone"],

@@ -36,8 +36,11 @@ from stream_models.records import alert_record, dumps, features_record, risk_rec
 from stream_models.risk import RiskModel
 
 log = logging.getLogger(__name__)
+_MODEL_FILES_KEPT = 3  # the version the table refers to, plus newer ones a crash left behind
 
 Ack = Callable[[], Awaitable[Any]]
+# (topic, partition, start, end) -> [(offset, value, sent_at)] for offsets in [start, end)
+FetchRange = Callable[[str, int, int, int], Awaitable[list[tuple[int, bytes, float | None]]]]
 
 
 class Outputs(Protocol):
@@ -92,12 +95,15 @@ class ScoringService:
         store: MutableMapping[str, Any],
         metrics: WorkerMetrics,
         load_alert_ids: Callable[[], Awaitable[set[str]]],
+        fetch_range: FetchRange,
     ) -> None:
         self.settings = settings
         self.outputs = outputs
         self.store = store
         self.metrics = metrics
         self.load_alert_ids = load_alert_ids
+        self.fetch_range = fetch_range
+        self.applied: dict[int, int] = {}  # partition -> last offset whose effect is in the state
         self.policy = settings.monitor_policy()
         self.zones: dict[str, _Zone] = {}
         self.model_dir = settings.state_dir / "models"
@@ -112,31 +118,46 @@ class ScoringService:
 
     # -- zone state ------------------------------------------------------------------
 
-    def _model_path(self, zone: str) -> Path:
-        return self.model_dir / f"{_safe_name(zone)}.pkl"
+    def _model_path(self, zone: str, version: str) -> Path:
+        """One file per model version, so a crash between saving a model and storing the
+        table state that refers to it leaves the referenced file intact."""
+        n = version.rpartition("@")[2]
+        return self.model_dir / _safe_name(zone) / f"{n}.pkl"
 
-    def _restore(self, zone: str) -> _Zone:
-        saved = self.store.get(zone)
+    def _save_model(self, zone: str, model: RiskModel) -> None:
+        path = self._model_path(zone, model.version)
+        if not path.exists():
+            model.save(path)
+        versions = sorted(path.parent.glob("*.pkl"), key=lambda p: int(p.stem))
+        for old in versions[:-_MODEL_FILES_KEPT]:
+            old.unlink(missing_ok=True)
+
+    def _restore(self, zone: str, saved: Any) -> _Zone:
         if saved is None:
             return _Zone(ZoneMonitor(zone, self.policy))
         model = None
-        path = self._model_path(zone)
+        path = self._model_path(zone, saved["monitor"]["model_version"])
         if path.exists():
             model = RiskModel.load(path, self.settings.state_dir)
-            if model.version != saved["monitor"]["model_version"]:
-                log.warning(
-                    "zone %s: model file %s is %s, the table state expects %s; using the file",
-                    zone, path, model.version, saved["monitor"]["model_version"],
-                )  # fmt: skip
         else:
-            log.warning(
-                "zone %s: no model file on this host (%s): starting a new model", zone, path
-            )
+            log.warning("zone %s: no model file here (%s): starting a new model", zone, path)
         mon = ZoneMonitor.from_state(saved["monitor"], self.policy, model)
-        log.info(
-            "zone %s: restored state at offset %s (%d events)", zone, saved["offset"], mon.events
-        )
+        log.info("zone %s: restored at offset %s, %d events", zone, saved["offset"], mon.events)
         return _Zone(mon, saved["partition"], int(saved["offset"]))
+
+    def _restore_partition(self, partition: int) -> None:
+        """First event of a partition since start or rebalance: restore all its zones.
+
+        The partition's applied offset is the newest one any of its zones stored.
+        """
+        applied = -1
+        for name in list(self.store):
+            saved = self.store.get(name)
+            if saved is None or saved.get("partition") != partition:
+                continue
+            self.zones[name] = self._restore(name, saved)
+            applied = max(applied, int(saved.get("partition_offset", saved["offset"])))
+        self.applied[partition] = applied
 
     # -- the event path --------------------------------------------------------------
 
@@ -149,13 +170,22 @@ class ScoringService:
             self._unacked.append(ack)
             self.positions[partition] = offset
             try:
+                if partition not in self.applied:
+                    self._restore_partition(partition)
+                if offset <= self.applied[partition]:
+                    self.metrics.duplicates_skipped.labels(str(partition)).inc()
+                    return None
+                if offset > self.applied[partition] + 1:
+                    await self._replay_gap(topic, partition, self.applied[partition] + 1, offset)
                 outcome = await self._process(value, topic, partition, offset, kafka_ts)
             except Exception as exc:  # one bad event must never stop the stream
                 log.exception("event at %s/%d@%d failed", topic, partition, offset)
                 await self._dead_letter(
-                    value, topic, partition, offset, f"processing error: {exc!r}"
-                )
+                    value, topic, partition, offset, f"processing error: {exc!r}",
+                    "processing_error",
+                )  # fmt: skip
                 outcome = None
+            self.applied[partition] = offset
             if (
                 len(self._unacked) >= self.settings.worker.snapshot_every
                 or time.monotonic() - self._last_snapshot
@@ -174,10 +204,7 @@ class ScoringService:
             return None
         zone = self.zones.get(event.zone)
         if zone is None:
-            zone = self.zones[event.zone] = self._restore(event.zone)
-        if zone.partition == partition and offset <= zone.offset:
-            self.metrics.duplicates_skipped.labels(event.zone).inc()
-            return None
+            zone = self.zones[event.zone] = _Zone(ZoneMonitor(event.zone, self.policy))
         outcome = zone.monitor.process(event)
         zone.partition, zone.offset = partition, offset
         self._dirty.add(event.zone)
@@ -197,6 +224,28 @@ class ScoringService:
             )
         self.processed += 1
         return outcome
+
+    async def _replay_gap(self, topic: str, partition: int, start: int, end: int) -> None:
+        """Process offsets ``[start, end)`` that the consumer skipped, read from Kafka directly.
+
+        The consumer group resumes from its committed offset, which may lie past
+        the last stored state (Faust skips offsets it counts as gaps, and drops
+        messages fetched across a rebalance): the state must still see every event.
+        """
+        messages = await self.fetch_range(topic, partition, start, end)
+        log.warning(
+            "partition %d: %d event(s) at offsets %d..%d were not delivered after a restart "
+            "or rebalance: read them from Kafka directly", partition, len(messages), start, end - 1,
+        )  # fmt: skip
+        self.metrics.gap_replayed.inc(len(messages))
+        for off, value, sent in messages:
+            try:
+                await self._process(value, topic, partition, off, sent)
+            except Exception as exc:  # the same rule as for delivered events
+                log.exception("event at %s/%d@%d failed", topic, partition, off)
+                await self._dead_letter(
+                    value, topic, partition, off, f"processing error: {exc!r}", "processing_error"
+                )
 
     async def _alert(self, tr: Any, outcome: Outcome, monitor: ZoneMonitor) -> None:
         if self.known_alert_ids is None:
@@ -229,13 +278,17 @@ class ScoringService:
         if not self._unacked and not self._dirty:
             return
         await self.outputs.flush()
-        for name in sorted(self._dirty):
-            zone = self.zones[name]
-            zone.monitor.model.save(self._model_path(name))
+        touched = {self.zones[name].partition for name in self._dirty}
+        for name, zone in sorted(self.zones.items()):
+            if zone.partition not in touched:
+                continue
+            if name in self._dirty:
+                self._save_model(name, zone.monitor.model)
             self.store[name] = {
                 "monitor": zone.monitor.to_state(),
                 "partition": zone.partition,
                 "offset": zone.offset,
+                "partition_offset": self.applied[zone.partition],
             }
         await self.outputs.flush()
         acks, self._unacked, self._dirty = self._unacked, [], set()
@@ -255,4 +308,5 @@ class ScoringService:
         async with self.lock:
             await self._snapshot()
             self.zones.clear()
+            self.applied.clear()
             self.known_alert_ids = None

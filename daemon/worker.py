@@ -8,7 +8,7 @@ from config.settings import Settings
 from daemon import metrics as metrics_mod
 from daemon.app import create_app
 from daemon.compat import is_embedded_cluster
-from daemon.feed import sent_alert_ids
+from daemon.feed import range_fetcher, sent_alert_ids
 from replay.broker import cluster_id, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -33,5 +33,6 @@ def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") ->
         embedded_cluster=embedded,
         metrics=worker_metrics,
         load_alert_ids=load_alert_ids,
+        fetch_range=range_fetcher(settings, bootstrap),
     )
     faust.Worker(built.app, loglevel=loglevel, quiet=True).execute_from_commandline()
