@@ -7,7 +7,8 @@ before the last batch (stale tables, RocksDB ``ConsistencyError``). A Fetch
 response's high watermark is right, so :func:`log_end_offsets` fetches from the
 start of the last batch and takes that high watermark.
 
-:func:`install` patches Faust's aiokafka consumer thread to use it; the daemon
+:func:`install` patches Faust's aiokafka consumer thread to use it, and shortens the
+worker consumer's fetch wait (Tansu holds a Fetch for its whole max wait); the daemon
 calls it only when the cluster is Tansu (:func:`is_embedded_cluster`), so a real
 Kafka cluster keeps Faust's own code path. On Kafka both answers agree.
 """
@@ -22,6 +23,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 EMBEDDED_CLUSTER_PREFIX = "seismowatch-"  # replay.broker.EmbeddedBroker names its clusters so
+# Tansu answers a Fetch only when its max wait expires, not when data arrives; Faust
+# hard-codes 1,500 ms, which measured here gives 355 ms p50 / 729 ms p99 delivery latency
+FETCH_MAX_WAIT_MS = 50
 _FETCH_TIMEOUT_S = 10.0  # a partition that answers no fetch in this long keeps ListOffsets'
 
 
@@ -89,6 +93,15 @@ def install(client_options: Mapping[str, Any]) -> None:
         by_key = {(tp.topic, tp.partition): off for tp, off in ends.items()}
         return {tp: by_key[(tp.topic, tp.partition)] for tp in partitions}
 
+    original_create = thread_cls._create_worker_consumer
+
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original_create(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
+        return consumer
+
     thread_cls._highwaters = _highwaters
+    thread_cls._create_worker_consumer = _create_worker_consumer
     thread_cls._seismowatch_compat = True
-    log.info("Tansu compatibility: changelog end offsets come from Fetch high watermarks")
+    log.info("Tansu compatibility: Fetch high-watermark end offsets, %d ms fetch wait",
+             FETCH_MAX_WAIT_MS)  # fmt: skip
