@@ -266,9 +266,7 @@ def child_env(settings: Settings) -> dict[str, str]:
     env = {}
     for name in Settings.model_fields:
         value = drop_none(reveal(getattr(settings, name)))
-        env[f"SEISMOWATCH_{name.upper()}"] = (
-            value if isinstance(value, str) else json.dumps(value)
-        )
+        env[f"SEISMOWATCH_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     return env
 
 
