@@ -522,9 +522,11 @@ def demo(
             table.add_row(f"alerts: {kind} to state {state}", str(n))
     table.add_row("alerts in total", str(sum(summary.alerts.values())))
     for (zone, model), auc in sorted(summary.roc_auc.items()):
-        table.add_row(f"progressive ROC-AUC: {zone} / {model}", f"{auc:.3f}")
+        value = "n/a (no labelled targets yet)" if auc != auc else f"{auc:.3f}"
+        table.add_row(f"progressive ROC-AUC: {zone} / {model}", value)
+    queued = " (queued behind the replay)" if speed is None else ""
     table.add_row(
-        "processing latency p50 / p99",
+        f"processing latency p50 / p99{queued}",
         f"{summary.latency_p50_s * 1000:.0f} ms / {summary.latency_p99_s * 1000:.0f} ms",
     )
     table.add_row("wall time", f"{summary.wall_s:.1f} s")
