@@ -62,7 +62,7 @@ def register(app: faust.App, events: Any, service: ScoringService, settings: Set
             hw = consumer.highwater(tp)
             if hw is None:
                 continue
-            done = service.positions.get(tp.partition)
+            done = service.applied.get(tp.partition)
             lag = hw - (done + 1) if done is not None else hw
             service.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
 

@@ -19,14 +19,14 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings, child_env
-from replay.broker import EmbeddedBroker, ensure_topics, free_port
+from replay.broker import free_port, kafka_endpoint, port_open
 from replay.checkpoint import Checkpoint
 from replay.read import read_events
 from replay.stream import KafkaSink, build_items, iter_replay
@@ -46,8 +46,6 @@ class DemoProgress:
     scored: float = 0.0
     replay_done: bool = False
     replay_error: str | None = None
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
 
 
 def scrape(url: str, timeout: float = 2.0) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -103,17 +101,9 @@ def wait_for_endpoint(url: str, proc: Any, timeout_s: float = _WORKER_READY_TIME
 def demo_settings(settings: Settings, base_dir: Path, metrics_port: int | None) -> Settings:
     """The demo's own state directory (wiped each run); another metrics port if it is taken."""
     port = metrics_port if metrics_port is not None else settings.metrics_port
-    if port == 0 or _port_busy(settings.metrics_host, port):
+    if port == 0 or port_open(settings.metrics_host, port):
         port = free_port(settings.metrics_host)
     return settings.model_copy(update={"state_dir": base_dir / "state", "metrics_port": port})
-
-
-def _port_busy(host: str, port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        s.settimeout(0.3)
-        return s.connect_ex((host, port)) == 0
 
 
 def run_replay(
@@ -150,21 +140,6 @@ def prepare(base_dir: Path, days: int, seed: int) -> tuple[Path, int]:
     frame = generate(SynthParams(days=days, seed=seed))
     path = write_gits(frame, base_dir / f"synthetic-{days}d.parquet")
     return path, len(frame)
-
-
-@contextlib.contextmanager
-def kafka_for_demo(settings: Settings, log_path: Path) -> Iterator[tuple[str, str]]:
-    """The configured cluster, or an embedded broker on ``embedded_port`` (another if busy)."""
-    if not settings.kafka.embedded:
-        ensure_topics(settings, settings.kafka.bootstrap_servers)
-        yield settings.kafka.bootstrap_servers, "configured cluster"
-        return
-    port = settings.embedded_port
-    if port == 0 or _port_busy("127.0.0.1", port):
-        port = free_port()
-    with EmbeddedBroker(port=port, log_path=log_path) as broker:
-        ensure_topics(settings, broker.bootstrap)
-        yield broker.bootstrap, "embedded broker (Tansu, in memory)"
 
 
 def _follow_alerts(
@@ -246,8 +221,11 @@ def iter_demo(
     t0 = time.monotonic()
     yield Status(f"writing {days} days of a synthetic mine (seed {seed}) to {base_dir}")
     path, n_events = prepare(base_dir, days, seed)
-    with kafka_for_demo(settings, base_dir / "broker.log") as (bootstrap, kind):
-        yield Status(f"{kind} on {bootstrap}: follow alerts from another terminal with "
+    announced: list[str] = []
+    with kafka_endpoint(settings, announced.append, port=settings.embedded_port) as bootstrap:
+        for message in announced:
+            yield Status(message)
+        yield Status(f"follow the alerts from another terminal with "
                      f"`seismowatch alerts --follow --bootstrap {bootstrap}`")  # fmt: skip
         url = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
         with worker_process(settings, bootstrap, base_dir / "worker.log") as proc:

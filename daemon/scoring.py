@@ -8,10 +8,11 @@ Delivery is at-least-once with idempotent effects:
   its JSON state (with the partition offset it covers) is written to the
   changelog-backed table, and only then are the events acked, so Kafka never
   commits an offset whose effect on the state is not stored.
-* After a crash, redelivered events at or below a zone's stored offset are
-  skipped; later ones are processed again from the restored state, which gives
-  the same scores and the same alert ids, and alert ids already on the alerts
-  topic are never sent again.
+* After a crash or rebalance, redelivered events at or below the partition's
+  stored offset are skipped, offsets the consumer skipped are read back from
+  Kafka, and later ones are processed again from the restored state, which gives
+  the same scores and the same alert ids; alert ids already on the alerts topic
+  are never sent again.
 """
 
 from __future__ import annotations
@@ -54,8 +55,7 @@ class Outputs(Protocol):
 @dataclass
 class _Zone:
     monitor: ZoneMonitor
-    partition: int | None = None
-    offset: int = -1  # the last offset of ``partition`` whose effect is in the state
+    partition: int | None = None  # where the zone's events arrive (set by its first event)
 
 
 def _safe_name(zone: str) -> str:
@@ -113,8 +113,6 @@ class ScoringService:
         self._unacked: list[Ack] = []
         self._dirty: set[str] = set()
         self._last_snapshot = time.monotonic()
-        self.processed = 0
-        self.positions: dict[int, int] = {}  # partition -> last offset handled
 
     # -- zone state ------------------------------------------------------------------
 
@@ -143,7 +141,7 @@ class ScoringService:
             log.warning("zone %s: no model file here (%s): starting a new model", zone, path)
         mon = ZoneMonitor.from_state(saved["monitor"], self.policy, model)
         log.info("zone %s: restored at offset %s, %d events", zone, saved["offset"], mon.events)
-        return _Zone(mon, saved["partition"], int(saved["offset"]))
+        return _Zone(mon, saved["partition"])
 
     def _restore_partition(self, partition: int) -> None:
         """First event of a partition since start or rebalance: restore all its zones.
@@ -156,19 +154,21 @@ class ScoringService:
             if saved is None or saved.get("partition") != partition:
                 continue
             self.zones[name] = self._restore(name, saved)
-            applied = max(applied, int(saved.get("partition_offset", saved["offset"])))
+            applied = max(applied, int(saved["offset"]))
         self.applied[partition] = applied
 
     # -- the event path --------------------------------------------------------------
 
     async def handle(
         self, value: bytes, topic: str, partition: int, offset: int,
-        kafka_ts: float | None, ack: Ack,
+        sent_at: float | None, ack: Ack,
     ) -> Outcome | None:  # fmt: skip
-        """Process one message of the events topic; ``ack`` is called after the next snapshot."""
+        """Process one message of the events topic; ``ack`` is called after the next snapshot.
+
+        ``sent_at`` is when the producer handed the event to Kafka (latency metric).
+        """
         async with self.lock:
             self._unacked.append(ack)
-            self.positions[partition] = offset
             try:
                 if partition not in self.applied:
                     self._restore_partition(partition)
@@ -177,25 +177,17 @@ class ScoringService:
                     return None
                 if offset > self.applied[partition] + 1:
                     await self._replay_gap(topic, partition, self.applied[partition] + 1, offset)
-                outcome = await self._process(value, topic, partition, offset, kafka_ts)
+                outcome = await self._process(value, topic, partition, offset, sent_at)
             except Exception as exc:  # one bad event must never stop the stream
-                log.exception("event at %s/%d@%d failed", topic, partition, offset)
-                await self._dead_letter(
-                    value, topic, partition, offset, f"processing error: {exc!r}",
-                    "processing_error",
-                )  # fmt: skip
+                await self._failed(value, topic, partition, offset, exc)
                 outcome = None
             self.applied[partition] = offset
-            if (
-                len(self._unacked) >= self.settings.worker.snapshot_every
-                or time.monotonic() - self._last_snapshot
-                >= self.settings.worker.snapshot_interval_s
-            ):
+            if len(self._unacked) >= self.settings.worker.snapshot_every or self._snapshot_due():
                 await self._snapshot()
             return outcome
 
     async def _process(
-        self, value: bytes, topic: str, partition: int, offset: int, kafka_ts: float | None
+        self, value: bytes, topic: str, partition: int, offset: int, sent_at: float | None
     ) -> Outcome | None:
         try:
             event = Event.from_wire(value)
@@ -206,7 +198,7 @@ class ScoringService:
         if zone is None:
             zone = self.zones[event.zone] = _Zone(ZoneMonitor(event.zone, self.policy))
         outcome = zone.monitor.process(event)
-        zone.partition, zone.offset = partition, offset
+        zone.partition = partition
         self._dirty.add(event.zone)
         key = event.event_id.encode()
         topics = self.settings.topics
@@ -214,7 +206,7 @@ class ScoringService:
         await self.outputs.send(topics.risk, key, dumps(risk_record(outcome)))
         for tr in outcome.transitions:
             await self._alert(tr, outcome, zone.monitor)
-        latency = time.time() - kafka_ts if kafka_ts else None
+        latency = time.time() - sent_at if sent_at else None
         self.metrics.observe(outcome, latency)
         if outcome.learned:
             m = zone.monitor
@@ -222,7 +214,6 @@ class ScoringService:
                 event.zone,
                 {"river": m.score.get(), "anomaly": {"roc_auc": m.anomaly_score.auc.get()}},
             )
-        self.processed += 1
         return outcome
 
     async def _replay_gap(self, topic: str, partition: int, start: int, end: int) -> None:
@@ -242,10 +233,7 @@ class ScoringService:
             try:
                 await self._process(value, topic, partition, off, sent)
             except Exception as exc:  # the same rule as for delivered events
-                log.exception("event at %s/%d@%d failed", topic, partition, off)
-                await self._dead_letter(
-                    value, topic, partition, off, f"processing error: {exc!r}", "processing_error"
-                )
+                await self._failed(value, topic, partition, off, exc)
 
     async def _alert(self, tr: Any, outcome: Outcome, monitor: ZoneMonitor) -> None:
         if self.known_alert_ids is None:
@@ -258,6 +246,14 @@ class ScoringService:
         await self.outputs.send(self.settings.topics.alerts, tr.zone.encode(), dumps(record))
         self.known_alert_ids.add(tr.alert_id)
         self.alert_log.append(record)
+
+    async def _failed(
+        self, value: bytes, topic: str, partition: int, offset: int, exc: Exception
+    ) -> None:
+        log.exception("event at %s/%d@%d failed", topic, partition, offset)
+        await self._dead_letter(
+            value, topic, partition, offset, f"processing error: {exc!r}", "processing_error"
+        )
 
     async def _dead_letter(
         self, value: bytes, topic: str, partition: int, offset: int, reason: str,
@@ -287,8 +283,7 @@ class ScoringService:
             self.store[name] = {
                 "monitor": zone.monitor.to_state(),
                 "partition": zone.partition,
-                "offset": zone.offset,
-                "partition_offset": self.applied[zone.partition],
+                "offset": self.applied[zone.partition],  # the partition's, not just the zone's
             }
         await self.outputs.flush()
         acks, self._unacked, self._dirty = self._unacked, [], set()
@@ -297,10 +292,13 @@ class ScoringService:
         self._last_snapshot = time.monotonic()
         self.metrics.snapshots.inc()
 
+    def _snapshot_due(self) -> bool:
+        return time.monotonic() - self._last_snapshot >= self.settings.worker.snapshot_interval_s
+
     async def tick(self) -> None:
         """Timer: snapshot a quiet stream's tail so its offsets get committed too."""
         async with self.lock:
-            if time.monotonic() - self._last_snapshot >= self.settings.worker.snapshot_interval_s:
+            if self._snapshot_due():
                 await self._snapshot()
 
     async def on_revoked(self) -> None:

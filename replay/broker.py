@@ -54,7 +54,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def _port_open(host: str, port: int) -> bool:
+def port_open(host: str, port: int) -> bool:
+    """True if something listens on ``host:port``."""
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex((host, port)) == 0
@@ -77,7 +78,7 @@ class EmbeddedBroker:
     def start(self) -> EmbeddedBroker:
         if self.port == 0:
             self.port = free_port(self.host)
-        elif _port_open(self.host, self.port):
+        elif port_open(self.host, self.port):
             raise BrokerError(
                 f"port {self.port} is already in use on {self.host}: is a broker "
                 "already running? Pass --bootstrap to use it, or another --port"
@@ -105,7 +106,7 @@ class EmbeddedBroker:
             start_new_session=True,
         )
         deadline = time.monotonic() + _READY_TIMEOUT_S
-        while not _port_open(self.host, self.port):
+        while not port_open(self.host, self.port):
             if self.process.poll() is not None:
                 raise BrokerError(
                     f"embedded broker exited with code {self.process.returncode}"
@@ -202,12 +203,17 @@ def cluster_id(settings: Settings, bootstrap: str) -> str:
 
 
 @contextlib.contextmanager
-def kafka_endpoint(settings: Settings, announce: Any = None) -> Iterator[str]:
-    """Yield bootstrap servers: the configured cluster, or an embedded broker for the block."""
+def kafka_endpoint(settings: Settings, announce: Any = None, port: int = 0) -> Iterator[str]:
+    """Yield bootstrap servers: the configured cluster, or an embedded broker for the block.
+
+    The embedded broker listens on ``port`` if it is free, else on a free one.
+    """
     if not settings.kafka.embedded:
         yield settings.kafka.bootstrap_servers
         return
-    broker = EmbeddedBroker(port=0, log_path=settings.state_dir / "broker.log")
+    if port and port_open("127.0.0.1", port):
+        port = 0
+    broker = EmbeddedBroker(port=port, log_path=settings.state_dir / "broker.log")
     with broker:
         if announce is not None:
             announce(
