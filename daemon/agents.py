@@ -69,6 +69,7 @@ def register(app: faust.App, events: Any, service: ScoringService, settings: Set
     @app.on_before_shutdown.connect
     async def on_shutdown(sender: Any, **kwargs: Any) -> None:
         await service.on_revoked()
+        service.close()
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:

@@ -335,6 +335,69 @@ def replay(
         raise typer.Exit(130)
 
 
+@app.command()
+def train(
+    file: Annotated[Path, typer.Argument(help="GITS export (.xlsx/.csv/.parquet) or catalog")],
+    out: Annotated[Path, typer.Option("--out", help="Model registry directory to write to")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="gits or catalog")] = "gits",
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
+    ] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of naive times")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even if the gate rejects it (logged)")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Train the LSTM on a historical FILE through the daemon's feature code; write a
+    registry entry a worker can start from (``lstm.registry_dir``)."""
+    from replay.columns import ColumnError, parse_mapping
+    from replay.read import read_events
+    from replay.rejects import write_report
+    from stream_models.offline import train_offline
+
+    if fmt not in ("gits", "catalog"):
+        err_console.print(f"[red]error:[/] --format must be gits or catalog, not {fmt!r}")
+        raise typer.Exit(2)
+    settings = _settings(config)
+    timezone = tz or (settings.gits_timezone if fmt == "gits" else settings.catalog_timezone)
+    try:
+        result = read_events(
+            file, fmt, parse_mapping(mapping or []), timezone=timezone,  # type: ignore[arg-type]
+            zone_of=settings.zone_of, default_zone=settings.default_zone,
+        )  # fmt: skip
+    except ColumnError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except SeismowatchError as exc:
+        raise _fail(exc) from None
+    if result.rejects:
+        report = settings.state_dir / "rejects" / f"{file.stem}.rejects.csv"
+        write_report(result.rejects, report)
+        err_console.print(f"[yellow]{len(result.rejects)} rejected rows[/] (report: {report})")
+    with console.status(f"features and labels of {len(result.events)} events, then training"):
+        decision = train_offline(
+            result.events, settings.monitor_policy(), settings.retrain_policy(), out,
+            settings.lstm.device, force=force,
+        )  # fmt: skip
+    table = Table(title=f"LSTM trained on {file.name}", show_header=False)
+    keys = ("version", "train_examples", "train_positives", "validation_examples",
+            "validation_positives", "validation_roc_auc", "train_seconds", "reason")  # fmt: skip
+    for key in keys:
+        value = decision.get(key)
+        table.add_row(key.replace("_", " "), f"{value:.4f}" if isinstance(value, float) else
+                      str(value))  # fmt: skip
+    verdict = "promoted" if decision["promoted"] else "not promoted"
+    table.add_row("result", f"{verdict}{' (forced)' if decision.get('forced') else ''}")
+    table.add_row("registry", str(out))
+    console.print(table)
+    if decision["promoted"]:
+        console.print(f"start workers from it: SEISMOWATCH_LSTM__REGISTRY_DIR={out}")
+    elif not decision.get("version"):
+        raise typer.Exit(1)
+
+
 def _setup_logging(verbose: bool) -> str:
     import logging
 
@@ -521,9 +584,12 @@ def demo(
         if n:
             table.add_row(f"alerts: {kind} to state {state}", str(n))
     table.add_row("alerts in total", str(sum(summary.alerts.values())))
-    for (zone, model), auc in sorted(summary.roc_auc.items()):
-        value = "n/a (no labelled targets yet)" if auc != auc else f"{auc:.3f}"
-        table.add_row(f"progressive ROC-AUC: {zone} / {model}", value)
+    r = summary.retrainings
+    table.add_row(
+        "LSTM retrainings: promoted / rejected / skipped",
+        f"{r.get('promoted', 0)} / {r.get('rejected', 0)} / {r.get('skipped', 0)} "
+        f"(scoring now: {summary.lstm_version})",
+    )
     queued = " (queued behind the replay)" if speed is None else ""
     table.add_row(
         f"processing latency p50 / p99{queued}",
@@ -532,6 +598,19 @@ def demo(
     table.add_row("wall time", f"{summary.wall_s:.1f} s")
     table.add_row("metrics endpoint (while running)", summary.metrics_url)
     console.print(table)
+    console.print(scores_table(summary.roc_auc))
+
+
+def scores_table(roc_auc: dict[tuple[str, str], float]) -> Table:
+    """Models and baselines side by side: progressive ROC-AUC, one column per zone."""
+    from stream_models.monitor import COMPONENTS
+
+    zones = sorted({zone for zone, _ in roc_auc})
+    table = Table("model", *zones, title="progressive ROC-AUC (n/a: no labelled targets yet)")
+    for model in COMPONENTS:
+        cells = [roc_auc.get((zone, model), float("nan")) for zone in zones]
+        table.add_row(model, *("n/a" if v != v else f"{v:.3f}" for v in cells))
+    return table
 
 
 def main() -> None:  # pragma: no cover - console-script shim

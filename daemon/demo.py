@@ -185,6 +185,8 @@ class Summary:
     rejected: int
     alerts: dict[tuple[str, str], int]  # (kind, state) -> count
     roc_auc: dict[tuple[str, str], float]  # (zone, model) -> progressive ROC-AUC
+    retrainings: dict[str, int]  # result (promoted, rejected, skipped) -> count
+    lstm_version: str
     latency_p50_s: float
     latency_p99_s: float
     wall_s: float
@@ -289,6 +291,14 @@ def iter_demo(
                     (labels["zone"], labels["model"]): v
                     for labels, v in samples.get("seismowatch_model_roc_auc", [])
                 },
+                retrainings={
+                    labels["result"]: int(v)
+                    for labels, v in samples.get("seismowatch_lstm_retrainings_total", [])
+                },
+                lstm_version=next(
+                    (labels["version"] for labels, _ in samples.get("seismowatch_lstm_info", [])),
+                    "none",
+                ),
                 latency_p50_s=histogram_quantile(
                     samples, "seismowatch_processing_latency_seconds", 0.5
                 ),

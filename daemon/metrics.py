@@ -92,6 +92,11 @@ class WorkerMetrics:
             name("risk_probability"), "Probability of a target event within the horizon.",
             ["zone"], registry=r,
         )  # fmt: skip
+        self.component_probability = Gauge(
+            name("risk_component_probability"),
+            "Probability by model or baseline (river, lstm, fused, baseline_*) for the last event.",
+            ["zone", "model"], registry=r,
+        )  # fmt: skip
         self.anomaly_score = Gauge(
             name("anomaly_score"), "Half-Space Trees anomaly score of the last event.", ["zone"],
             registry=r,
@@ -140,11 +145,28 @@ class WorkerMetrics:
         self.model_info = Info(
             name("model"), "Risk model name and version, by zone.", ["zone"], registry=r
         )
+        self.retrainings = Counter(
+            name("lstm_retrainings_total"),
+            "LSTM retrainings by result: promoted, rejected (gate), skipped (too little data).",
+            ["result"], registry=r,
+        )  # fmt: skip
+        self.lstm_validation_auc = Gauge(
+            name("lstm_validation_roc_auc"),
+            "Validation ROC-AUC of the last candidate and of the model it was judged against.",
+            ["model"], registry=r,
+        )  # fmt: skip
+        self.lstm_training_seconds = Gauge(
+            name("lstm_training_seconds"), "Wall time of the last LSTM training.", registry=r
+        )
+        self.lstm_info = Info(name("lstm"), "The LSTM version scoring now.", registry=r)
         self._version_seen: dict[str, str] = {}
         self._window_children: dict[str, list[tuple[str, tuple]]] = {}
 
     def init_zones(self, zones: list[str]) -> None:
         """Export zeros for configured zones at once, so dashboards and rules see them."""
+        for result in ("promoted", "rejected", "skipped"):
+            self.retrainings.labels(result)
+        self.lstm_info.info({"version": "none"})
         for zone in zones:
             self.events_processed.labels(zone)
             self.hazard_state.labels(zone).set(0)
@@ -168,6 +190,8 @@ class WorkerMetrics:
             benioff.set(f[f"benioff_strain_{w}"])
             per_volume.set(f[f"energy_per_volume_j_m3_{w}"])
         self.risk_probability.labels(zone).set(outcome.probability)
+        for model, p in outcome.components.items():
+            self.component_probability.labels(zone, model).set(p)
         self.anomaly_score.labels(zone).set(outcome.anomaly)
         self.hazard_state.labels(zone).set(STATES.index(outcome.state))
         self.last_event_timestamp.labels(zone).set(e.timestamp)
@@ -201,6 +225,26 @@ class WorkerMetrics:
                                (self.model_brier, "brier")):  # fmt: skip
                 v = values.get(key, math.nan)
                 gauge.labels(zone, model).set(v)
+
+
+    def observe_retraining(self, decision: Mapping[str, object], active: str | None) -> None:
+        """One finished retraining: its result, its scores, and the version now scoring."""
+        if decision.get("promoted"):
+            result = "promoted"
+        elif decision.get("version"):
+            result = "rejected"
+        else:
+            result = "skipped"
+        self.retrainings.labels(result).inc()
+        for model, key in (("candidate", "validation_roc_auc"),
+                           ("incumbent", "incumbent_validation_roc_auc")):  # fmt: skip
+            value = decision.get(key)
+            if isinstance(value, int | float):
+                self.lstm_validation_auc.labels(model).set(value)
+        seconds = decision.get("train_seconds")
+        if isinstance(seconds, int | float):
+            self.lstm_training_seconds.set(seconds)
+        self.lstm_info.info({"version": active or "none"})
 
 
 def serve(host: str, port: int, registry: CollectorRegistry = REGISTRY) -> None:

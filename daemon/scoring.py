@@ -4,7 +4,8 @@ Delivery is at-least-once with idempotent effects:
 
 * Outputs (features, risk, alerts) are sent as each event is processed.
 * Every ``snapshot_every`` events or ``snapshot_interval_s`` seconds the outputs
-  are flushed, each touched zone's River model is saved to the state directory,
+  are flushed, the LSTM's history store is committed, each touched zone's River
+  models are saved to the state directory,
   its JSON state (with the partition offset it covers) is written to the
   changelog-backed table, and only then are the events acked, so Kafka never
   commits an offset whose effect on the state is not stored.
@@ -34,7 +35,8 @@ from replay.rejects import Reject
 from stream_models.events import Event, WireFormatError
 from stream_models.monitor import Outcome, ZoneMonitor
 from stream_models.records import alert_record, dumps, features_record, risk_record
-from stream_models.risk import RiskModel
+from stream_models.retrain import Retrainer
+from stream_models.risk import INPUT_NAMES, RiskModel
 
 log = logging.getLogger(__name__)
 _MODEL_FILES_KEPT = 3  # the version the table refers to, plus newer ones a crash left behind
@@ -113,6 +115,13 @@ class ScoringService:
         self._unacked: list[Ack] = []
         self._dirty: set[str] = set()
         self._last_snapshot = time.monotonic()
+        self.retrainer = (
+            Retrainer(settings.state_dir, settings.registry_dir, INPUT_NAMES,
+                      settings.retrain_policy(), settings.lstm.device)
+            if settings.lstm.enabled else None
+        )  # fmt: skip
+        if self.retrainer is not None and self.retrainer.active is not None:
+            metrics.lstm_info.info({"version": self.retrainer.active.version})
 
     # -- zone state ------------------------------------------------------------------
 
@@ -168,12 +177,12 @@ class ScoringService:
         ``sent_at`` is when the producer handed the event to Kafka (latency metric).
         """
         async with self.lock:
-            self._unacked.append(ack)
             try:
                 if partition not in self.applied:
                     self._restore_partition(partition)
                 if offset <= self.applied[partition]:
                     self.metrics.duplicates_skipped.labels(str(partition)).inc()
+                    self._unacked.append(ack)
                     return None
                 if offset > self.applied[partition] + 1:
                     await self._replay_gap(topic, partition, self.applied[partition] + 1, offset)
@@ -182,6 +191,7 @@ class ScoringService:
                 await self._failed(value, topic, partition, offset, exc)
                 outcome = None
             self.applied[partition] = offset
+            self._unacked.append(ack)  # after processing: a snapshot within it must not ack it
             if len(self._unacked) >= self.settings.worker.snapshot_every or self._snapshot_due():
                 await self._snapshot()
             return outcome
@@ -197,7 +207,12 @@ class ScoringService:
         zone = self.zones.get(event.zone)
         if zone is None:
             zone = self.zones[event.zone] = _Zone(ZoneMonitor(event.zone, self.policy))
-        outcome = zone.monitor.process(event)
+        r = self.retrainer
+        if r is not None:
+            await self._retrain_step(r, event.timestamp)
+        outcome = zone.monitor.process(event, r.active if r is not None else None)
+        if r is not None:
+            r.record(event.zone, outcome.learned)
         zone.partition = partition
         self._dirty.add(event.zone)
         key = event.event_id.encode()
@@ -209,12 +224,28 @@ class ScoringService:
         latency = time.time() - sent_at if sent_at else None
         self.metrics.observe(outcome, latency)
         if outcome.learned:
-            m = zone.monitor
-            self.metrics.observe_scores(
-                event.zone,
-                {"river": m.score.get(), "anomaly": {"roc_auc": m.anomaly_score.auc.get()}},
-            )
+            self.metrics.observe_scores(event.zone, zone.monitor.metrics())
         return outcome
+
+    async def _retrain_step(self, r: Retrainer, t: float) -> None:
+        """Start a due LSTM retraining, then hot-swap a finished, promoted version.
+
+        The state is stored before the active LSTM can change, so events replayed
+        after a crash are scored by the same version as the first time. A blocking
+        retraining runs in a thread: the event loop keeps heartbeating.
+        """
+        job = r.due_job(t)
+        if job is not None:
+            if r.policy.blocking:
+                await self._snapshot()
+                r.finished(await asyncio.to_thread(job))
+            else:
+                r.start(job)
+        if not r.ready:
+            return
+        await self._snapshot()
+        for decision in r.poll():
+            self.metrics.observe_retraining(decision, r.active.version if r.active else None)
 
     async def _replay_gap(self, topic: str, partition: int, start: int, end: int) -> None:
         """Process offsets ``[start, end)`` that the consumer skipped, read from Kafka directly.
@@ -285,6 +316,8 @@ class ScoringService:
                 "partition": zone.partition,
                 "offset": self.applied[zone.partition],  # the partition's, not just the zone's
             }
+        if self.retrainer is not None:
+            self.retrainer.commit()
         await self.outputs.flush()
         acks, self._unacked, self._dirty = self._unacked, [], set()
         for ack in acks:
@@ -308,3 +341,8 @@ class ScoringService:
             self.zones.clear()
             self.applied.clear()
             self.known_alert_ids = None
+
+    def close(self) -> None:
+        """At shutdown, after the last snapshot: close the history store, stop training."""
+        if self.retrainer is not None:
+            self.retrainer.close()

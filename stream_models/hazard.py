@@ -51,7 +51,7 @@ class Transition:
 class HazardPolicy:
     """Thresholds of states b, c, d on the risk probability, and the alerting rules."""
 
-    thresholds: tuple[float, float, float] = (0.5, 0.65, 0.8)
+    thresholds: tuple[float, float, float] = (0.3, 0.4, 0.5)
     hysteresis: float = 0.05
     alert_state: State = "c"
     cooldown_s: float = 1800.0  # event time below alert_state before the all-clear

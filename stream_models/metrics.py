@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 _LOGIT_SPAN = 12.0  # |logit| beyond this (p < 6e-6 or > 1 - 6e-6) shares the end bins
 _EPS = 1e-15  # clip for log loss
@@ -133,3 +134,17 @@ class ProgressiveScore:
         s.n, s.positives = int(state["n"]), int(state["positives"])
         s._log_loss_sum, s._brier_sum = float(state["log_loss_sum"]), float(state["brier_sum"])
         return s
+
+
+def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Exact ROC-AUC by ranks (ties count one half); NaN unless both classes occur.
+
+    >>> roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    0.75
+    """
+    y = np.asarray(y_true, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    ranks = pd.Series(np.asarray(scores, dtype=float)).rank(method="average").to_numpy()
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

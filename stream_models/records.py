@@ -16,8 +16,8 @@ from stream_models.hazard import Transition
 from stream_models.monitor import Outcome
 
 FEATURES_SCHEMA = "seismowatch.features/1"
-RISK_SCHEMA = "seismowatch.risk/1"
-ALERT_SCHEMA = "seismowatch.alert/1"
+RISK_SCHEMA = "seismowatch.risk/2"  # /2: fused probability, components, lstm_version
+ALERT_SCHEMA = "seismowatch.alert/2"  # /2: components, lstm_version
 
 
 def _clean(value: Any) -> Any:
@@ -59,6 +59,8 @@ def risk_record(outcome: Outcome) -> dict[str, Any]:
         "energy_j": e.energy_j, "probability": _finite(outcome.probability),
         "anomaly_score": _finite(outcome.anomaly), "hazard_state": outcome.state,
         "warming_up": outcome.warming_up, "model_version": outcome.model_version,
+        "lstm_version": outcome.lstm_version,
+        "components": {k: _finite(v) for k, v in outcome.components.items()},
     }  # fmt: skip
 
 
@@ -71,6 +73,7 @@ def alert_record(
         "state": tr.state, "previous_state": tr.previous_state,
         "probability": tr.probability, "anomaly_score": outcome.anomaly,
         "time": _time(outcome), "model_version": outcome.model_version,
+        "lstm_version": outcome.lstm_version, "components": outcome.components,
         "top_features": top_features, "event": outcome.event.to_dict(),
         "emitted_at": emitted_at,
     })  # fmt: skip

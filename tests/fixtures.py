@@ -118,6 +118,17 @@ def free_port() -> int:
     return _free_port()
 
 
+# One partition and in-line LSTM retraining every 20 days of event time: the worker then
+# processes events in file order and retrains at the same events as the in-process
+# reference, so their records can be compared exactly, LSTM included.
+SERIAL_LSTM_ENV = {
+    "SEISMOWATCH_PARTITIONS": "1",
+    "SEISMOWATCH_LSTM__BLOCKING": "true",
+    "SEISMOWATCH_LSTM__RETRAIN_EVERY_H": "480",
+    "SEISMOWATCH_LSTM__MIN_TRAIN_EXAMPLES": "300",
+}
+
+
 def worker_env(topic_env: dict[str, str], bootstrap: str, **extra: str) -> dict[str, str]:
     """Environment of a worker child: the test's topics, its own group, a free metrics port."""
     group = "g-" + topic_env["SEISMOWATCH_TOPICS__EVENTS"].replace(".", "-")

@@ -1,4 +1,4 @@
-"""What the worker must publish, computed in-process by the same ZoneMonitor code."""
+"""What the worker must publish, computed in-process by the same MineRunner code."""
 
 from __future__ import annotations
 
@@ -7,20 +7,37 @@ from pathlib import Path
 
 from config.settings import load_settings
 from stream_models.events import Event
-from stream_models.monitor import ZoneMonitor
+from stream_models.pipeline import MineRunner
 from stream_models.records import features_record, risk_record
+from stream_models.retrain import Retrainer
+from stream_models.risk import INPUT_NAMES
 
 
-def expected_records(events: list[Event], config: Path) -> tuple[dict[str, dict], dict[str, dict]]:  # type: ignore[type-arg]
-    """(features, risk) records by event id, as JSON round-tripped dicts."""
-    policy = load_settings(config).monitor_policy()
-    monitors: dict[str, ZoneMonitor] = {}
+def expected_records(
+    events: list[Event], config: Path, env: dict[str, str], state_dir: Path
+) -> tuple[dict[str, dict], dict[str, dict]]:  # type: ignore[type-arg]
+    """(features, risk) records by event id, as JSON round-tripped dicts.
+
+    The worker's ``SEISMOWATCH_*`` environment applies here too; the LSTM retrains in
+    ``state_dir`` exactly as the worker's does in its own.
+    """
+    overrides = {
+        key.removeprefix("SEISMOWATCH_").lower().replace("__", "."): value
+        for key, value in env.items()
+        if key.startswith(("SEISMOWATCH_LSTM__", "SEISMOWATCH_ALERTS__"))
+    }
+    settings = load_settings(config, **overrides)
+    retrainer = None
+    if settings.lstm.enabled:
+        retrainer = Retrainer(state_dir, state_dir / "registry", INPUT_NAMES,
+                              settings.retrain_policy(), settings.lstm.device)  # fmt: skip
+    runner = MineRunner(settings.monitor_policy(), retrainer)
     features, risk = {}, {}
     for e in events:
-        mon = monitors.setdefault(e.zone, ZoneMonitor(e.zone, policy))
-        out = mon.process(e)
+        out = runner.process(e)
         features[e.event_id] = json.loads(json.dumps(features_record(out)))
         risk[e.event_id] = json.loads(json.dumps(risk_record(out)))
+    runner.close()
     return features, risk
 
 

@@ -11,7 +11,16 @@ import pytest
 from daemon.demo import scrape, total
 from replay.broker import EmbeddedBroker
 from stream_models.events import Event
-from tests.fixtures import cli, consume_all, metrics_url, start_worker, stop, wait_until, worker_env
+from tests.fixtures import (
+    SERIAL_LSTM_ENV,
+    cli,
+    consume_all,
+    metrics_url,
+    start_worker,
+    stop,
+    wait_until,
+    worker_env,
+)
 from tests.test_daemon.conftest import MINE_TOML
 from tests.test_daemon.reference import by_event, expected_records
 
@@ -40,7 +49,14 @@ y_max = 550
 [[zones]]
 name = "z6"
 y_min = 550
-"""  # six zones: their keys hash to all three partitions, so two workers both get work
+[alerts]
+thresholds = [0.1, 0.12, 0.15]
+hysteresis = 0.01
+min_examples = 50
+min_positives = 2
+"""  # six zones: their keys hash to all three partitions, so two workers both get work;
+# each band sees a fraction of the targets: thresholds and warm-up low enough that 90 days
+# raise alerts whose ids can be compared
 
 
 def _processed(url: str) -> float:
@@ -52,7 +68,7 @@ def test_sigkill_mid_stream_then_restart_recovers_state_and_never_repeats_an_ale
     mine_events: list[Event], tmp_path: Path,
 ) -> None:  # fmt: skip
     n = len(mine_events)
-    env = worker_env(topic_env, broker.bootstrap)
+    env = worker_env(topic_env, broker.bootstrap, **SERIAL_LSTM_ENV)
     first = start_worker(env, tmp_path / "worker-1.log", MINE_TOML)
     try:
         wait_until(lambda: scrape(metrics_url(env)), 60, "the first worker's endpoint")
@@ -87,7 +103,7 @@ def test_sigkill_mid_stream_then_restart_recovers_state_and_never_repeats_an_ale
 
     # the restarted worker resumed from the restored state rather than from scratch
     assert 0 < resumed < n, log2[-3000:]
-    want_features, want_risk = expected_records(mine_events, MINE_TOML)
+    want_features, want_risk = expected_records(mine_events, MINE_TOML, env, tmp_path / "reference")
     got_features, got_risk = by_event(features), by_event(risk)
     # every event scored; re-sent records (at-least-once) are identical to the reference,
     # which a worker that lost or double-counted feature state could not produce
