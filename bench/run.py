@@ -168,12 +168,68 @@ def latency(bootstrap: str, events: list, tmp: Path, rate: float, seconds: float
             "p99_ms": float(np.percentile(arr, 99) * 1000)}  # fmt: skip
 
 
+def lstm_figures(tmp: Path) -> dict:  # type: ignore[type-arg]
+    """LSTM retraining on one default synthetic year, and inference per window.
+
+    Inference is compared with torch's own floor in the same run: one forward pass
+    of a single linear layer on the same window (call overhead only).
+    """
+    import torch
+
+    from stream_models.offline import train_offline
+    from stream_models.registry import ModelRegistry
+
+    s = load_settings(MINE)
+    year = write_gits(generate(SynthParams(days=365)), tmp / "default-year.parquet")
+    events = read_events(year, "gits", {}, timezone=s.gits_timezone, zone_of=s.zone_of,
+                         default_zone=s.default_zone).events  # fmt: skip
+    t0 = time.perf_counter()
+    decision = train_offline(events, s.monitor_policy(), s.retrain_policy(), tmp / "reg",
+                             "cpu", force=True)  # fmt: skip
+    offline_s = time.perf_counter() - t0
+    model = ModelRegistry(tmp / "reg").load(str(decision["version"]), "cpu")
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(model.window, len(model.input_names))).astype(np.float32)
+    static = [1.0, 0.0, 1.0]
+
+    def timed(fn, n: int = 2000) -> list[float]:  # type: ignore[no-untyped-def]
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+        return out
+
+    lstm_ms = np.array(timed(lambda: model.predict_proba(rows, static))) * 1000
+    floor = torch.nn.Linear(len(model.input_names), 1)
+    x = torch.from_numpy(rows)
+
+    def linear() -> None:
+        with torch.no_grad():
+            floor(x)
+
+    floor_ms = np.array(timed(linear)) * 1000
+    return {
+        "events": len(events), "train_examples": decision.get("train_examples"),
+        "retrain_seconds": decision.get("train_seconds"),
+        "offline_train_command_seconds": offline_s,
+        "inference_ms_p50": float(np.percentile(lstm_ms, 50)),
+        "inference_ms_p99": float(np.percentile(lstm_ms, 99)),
+        "torch_linear_floor_ms_p50": float(np.percentile(floor_ms, 50)),
+        "window": model.window, "hidden": model.hidden,
+    }  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=50_000, help="pipeline events (synthetic)")
     ap.add_argument("--latency-s", type=float, default=30.0)
+    ap.add_argument("--lstm-only", action="store_true", help="only the LSTM figures")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="seismowatch-bench-"))
+    if args.lstm_only:
+        print(json.dumps({"cpus": os.cpu_count(), "lstm": lstm_figures(tmp)}, indent=2))
+        return
     # a busier mine so that one synthetic year holds ~args.events events
     base = generate(SynthParams(days=365))
     scale = max(args.events / len(base), 1.0)
@@ -195,6 +251,7 @@ def main() -> None:
         marks = [len(events) // 5, len(events)]
         report["pipeline"] = pipeline(b.bootstrap, events, tmp, marks)
         report["latency"] = latency(b.bootstrap, events, tmp, 50.0, args.latency_s)
+    report["lstm"] = lstm_figures(tmp)
     pipe = report["pipeline"]
     report["pipeline_to_noop_ratio"] = (
         pipe["events_per_s"] / report["faust_noop_agent_events_per_s"]
