@@ -149,6 +149,7 @@ class Retrainer:
         self._job: Future[dict[str, Any]] | None = None
         self.decisions: list[dict[str, Any]] = []
         self.active: SequenceModel | None = None
+        self._next_t: float | None = None  # read from the registry at the first event
         self._load_current()
 
     def _load_current(self) -> None:
@@ -188,16 +189,23 @@ class Retrainer:
         The schedule moves on as the job is handed out, so a crash during training
         does not retrain at every event after a restart.
         """
-        next_t = self.registry.next_t()
-        if next_t is None:
-            self.registry.set_next_t(t + self.policy.every_s)
+        if self._next_t is None:
+            self._next_t = self.registry.next_t()
+        if self._next_t is None:
+            self.schedule_at(t + self.policy.every_s)
             return None
-        if t < next_t or self.busy:
+        if t < self._next_t or self.busy:
             return None
-        self.registry.set_next_t(t + self.policy.every_s)
+        self.schedule_at(t + self.policy.every_s)
         self.store.prune(t)
         return partial(retrain_job, self.store_path, self.registry.root, self.input_names, t,
                        self.policy)  # fmt: skip
+
+    def schedule_at(self, next_t: float) -> None:
+        """Next retraining at event time ``next_t``: kept in memory (checked at every
+        event) and in the registry (for restarts)."""
+        self._next_t = next_t
+        self.registry.set_next_t(next_t)
 
     def start(self, job: Callable[[], dict[str, Any]]) -> None:
         """Run ``job`` in-line when the policy is blocking, else in the background process."""

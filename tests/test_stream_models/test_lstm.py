@@ -168,7 +168,7 @@ def test_a_worse_candidate_is_not_promoted_and_a_better_one_is(tmp_path: Path) -
     registry = ModelRegistry(tmp_path / "registry")
     retrainer = Retrainer(tmp_path / "state", registry.root, INPUT_NAMES,
                           _policy(blocking=True), "cpu")  # fmt: skip
-    registry.set_next_t(0.0)
+    retrainer.schedule_at(0.0)
 
     [good] = retrainer.step(now)
     assert good["promoted"], good["reason"]
@@ -176,7 +176,7 @@ def test_a_worse_candidate_is_not_promoted_and_a_better_one_is(tmp_path: Path) -
 
     # lr=0: the candidate keeps its random initial weights: deliberately worse
     retrainer.policy = _policy(blocking=True, lr=0.0)
-    registry.set_next_t(0.0)
+    retrainer.schedule_at(0.0)
     [worse] = retrainer.step(now)
     retrainer.close()
     assert not worse["promoted"]
@@ -224,7 +224,7 @@ def test_the_scorer_switches_to_a_promoted_version_while_events_keep_flowing(
     retrainer = Retrainer(tmp_path / "state", registry.root, INPUT_NAMES, _policy(), "cpu")
     assert retrainer.active is not None and retrainer.active.version == "untrained"
     mon = ZoneMonitor("z0", MonitorPolicy(sequence_window=8))
-    registry.set_next_t(0.0)  # due at the first event
+    retrainer.schedule_at(0.0)  # due at the first event
     seen: list[str | None] = []
     deadline = time.monotonic() + 240
     try:
