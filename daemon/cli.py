@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -352,33 +353,13 @@ def train(
 ) -> None:
     """Train the LSTM on a historical FILE through the daemon's feature code; write a
     registry entry a worker can start from (``lstm.registry_dir``)."""
-    from replay.columns import ColumnError, parse_mapping
-    from replay.read import read_events
-    from replay.rejects import write_report
     from stream_models.offline import train_offline
 
-    if fmt not in ("gits", "catalog"):
-        err_console.print(f"[red]error:[/] --format must be gits or catalog, not {fmt!r}")
-        raise typer.Exit(2)
     settings = _settings(config)
-    timezone = tz or (settings.gits_timezone if fmt == "gits" else settings.catalog_timezone)
-    try:
-        result = read_events(
-            file, fmt, parse_mapping(mapping or []), timezone=timezone,  # type: ignore[arg-type]
-            zone_of=settings.zone_of, default_zone=settings.default_zone,
-        )  # fmt: skip
-    except ColumnError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    except SeismowatchError as exc:
-        raise _fail(exc) from None
-    if result.rejects:
-        report = settings.state_dir / "rejects" / f"{file.stem}.rejects.csv"
-        write_report(result.rejects, report)
-        err_console.print(f"[yellow]{len(result.rejects)} rejected rows[/] (report: {report})")
-    with console.status(f"features and labels of {len(result.events)} events, then training"):
+    events = _read_for_models(file, fmt, mapping, tz, settings)
+    with console.status(f"features and labels of {len(events)} events, then training"):
         decision = train_offline(
-            result.events, settings.monitor_policy(), settings.retrain_policy(), out,
+            events, settings.monitor_policy(), settings.retrain_policy(), out,
             settings.lstm.device, force=force,
         )  # fmt: skip
     table = Table(title=f"LSTM trained on {file.name}", show_header=False)
@@ -396,6 +377,156 @@ def train(
         console.print(f"start workers from it: SEISMOWATCH_LSTM__REGISTRY_DIR={out}")
     elif not decision.get("version"):
         raise typer.Exit(1)
+
+
+def _read_for_models(
+    file: Path, fmt: str, mapping: list[str] | None, tz: str | None, settings: Settings
+) -> list[Any]:
+    """Read FILE for training or a backtest; rejected rows go to a report, never silently."""
+    from replay.columns import ColumnError, parse_mapping
+    from replay.read import read_events
+    from replay.rejects import write_report
+
+    if fmt not in ("gits", "catalog"):
+        err_console.print(f"[red]error:[/] --format must be gits or catalog, not {fmt!r}")
+        raise typer.Exit(2)
+    timezone = tz or (settings.gits_timezone if fmt == "gits" else settings.catalog_timezone)
+    try:
+        result = read_events(
+            file, fmt, parse_mapping(mapping or []), timezone=timezone,  # type: ignore[arg-type]
+            zone_of=settings.zone_of, default_zone=settings.default_zone,
+        )  # fmt: skip
+    except ColumnError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except SeismowatchError as exc:
+        raise _fail(exc) from None
+    if result.rejects:
+        report = settings.state_dir / "rejects" / f"{file.stem}.rejects.csv"
+        write_report(result.rejects, report)
+        err_console.print(f"[yellow]{len(result.rejects)} rejected rows[/] (report: {report})")
+    if not result.events:
+        err_console.print(f"[red]error:[/] {file}: no valid events")
+        raise typer.Exit(2)
+    return list(result.events)
+
+
+def _hours(text: str) -> float:
+    """``8h``, ``30m``, ``2d`` or a number of hours."""
+    units = {"m": 1 / 60, "h": 1.0, "d": 24.0}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: use e.g. 8h, 30m or 2d") from None
+
+
+@app.command()
+def backtest(
+    file: Annotated[Path, typer.Argument(help="GITS export (.xlsx/.csv/.parquet) or catalog")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="gits or catalog")] = "gits",
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
+    ] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of naive times")] = None,
+    target_energy: Annotated[
+        float | None, typer.Option("--target-energy", help="Target energy, J (default 1e4)")
+    ] = None,
+    horizon: Annotated[str | None, typer.Option(help="Horizon, e.g. 8h (default 8h)")] = None,
+    thresholds: Annotated[
+        str, typer.Option(help="Alert thresholds on the fused risk, comma-separated")
+    ] = "0.1,0.2,0.25,0.3,0.35,0.4,0.5,0.6",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures")] = None,
+    scores_out: Annotated[
+        Path | None, typer.Option("--scores", help="Per-event scores (.csv or .parquet)")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Replay FILE at full speed through the daemon's own code, online, and score every
+    model, baseline and alert threshold."""
+    from rich.progress import MofNCompleteColumn
+
+    from stream_models.backtest import backtest as run_backtest
+    from stream_models.backtest import iter_thresholds
+    from stream_models.pipeline import MineRunner
+    from stream_models.retrain import Retrainer
+    from stream_models.risk import INPUT_NAMES
+
+    try:
+        levels = list(iter_thresholds(thresholds))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--thresholds") from None
+    overrides = {"alerts.target_energy_j": target_energy,
+                 "alerts.horizon_h": _hours(horizon) if horizon else None,
+                 "lstm.blocking": True}  # fmt: skip
+    settings = _settings(config, **overrides)
+    events = _read_for_models(file, fmt, mapping, tz, settings)
+    with tempfile.TemporaryDirectory(prefix="seismowatch-backtest-") as tmp:
+        retrainer = None
+        if settings.lstm.enabled:
+            retrainer = Retrainer(Path(tmp), Path(tmp) / "registry", INPUT_NAMES,
+                                  settings.retrain_policy(), settings.lstm.device)  # fmt: skip
+        runner = MineRunner(settings.monitor_policy(), retrainer)
+        progress = Progress(
+            TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err_console,
+        )  # fmt: skip
+        with progress:
+            task = progress.add_task("events", total=len(events))
+            report, collected = run_backtest(
+                events, runner, levels, on_event=lambda i: progress.update(task, completed=i + 1)
+            )
+        runner.close()
+    console.print(backtest_tables(report))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(_json_safe(report), indent=2, allow_nan=False))
+        console.print(f"figures written to {json_out}")
+    if scores_out is not None:
+        frame = collected.frame()
+        scores_out.parent.mkdir(parents=True, exist_ok=True)
+        if scores_out.suffix == ".csv":
+            frame.to_csv(scores_out, index=False)
+        else:
+            frame.to_parquet(scores_out, index=False)
+        console.print(f"per-event scores written to {scores_out}")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def backtest_tables(report: dict[str, Any]) -> Group:
+    """The backtest as two tables: scores per model, and the threshold trade-off."""
+
+    def fmt(v: Any, digits: int = 3) -> str:
+        return "n/a" if v is None or v != v else f"{v:.{digits}f}"
+
+    head = (
+        f"{report['events']} events over {report['days']:.0f} days, {report['targets']} "
+        f"targets (>= {report['target_energy_j']:g} J), horizon {report['horizon_h']:g} h"
+    )
+    scores = Table("model", "ROC-AUC", "PR-AUC", "Brier", "Molchan skill", "gain@5%",
+                   "gain@10%", "gain@20%", title=head)  # fmt: skip
+    for name, m in report["scores"].items():
+        scores.add_row(name, fmt(m["roc_auc"]), fmt(m["pr_auc"]), fmt(m["brier"]),
+                       fmt(m["molchan_area_skill"]), fmt(m["gain_at_5pct"], 2),
+                       fmt(m["gain_at_10pct"], 2), fmt(m["gain_at_20pct"], 2))  # fmt: skip
+    trade = Table("threshold", "alerts/day", "hit rate", "false alarms/day", "time in alarm",
+                  "median lead (h)", title="alerting on the fused risk")  # fmt: skip
+    for r in report["thresholds"]:
+        trade.add_row(fmt(r["threshold"], 2), fmt(r["alerts_per_day"], 2), fmt(r["hit_rate"]),
+                      fmt(r["false_alarms_per_day"], 2), fmt(r["alarm_time_fraction"]),
+                      fmt(r["median_lead_h"], 1))  # fmt: skip
+    return Group(scores, trade)
 
 
 def _setup_logging(verbose: bool) -> str:

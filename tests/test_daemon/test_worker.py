@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from kafka import KafkaProducer
 
@@ -73,6 +74,17 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
     # ... LSTM included: retrained in-line at the same events, the same versions promoted
     versions = [r["lstm_version"] for r in want_risk.values()]
     assert any(versions), "no LSTM version was promoted within the replay"
+
+    # a backtest of the same file gives the same per-event scores, through the command
+    bt = cli("backtest", str(mine_file), "--config", str(MINE_TOML), "--scores",
+             str(tmp_path / "scores.parquet"), env=env)  # fmt: skip
+    assert bt.returncode == 0, bt.stdout + bt.stderr
+    scores = pd.read_parquet(tmp_path / "scores.parquet").set_index("event_id")
+    for eid, [rec] in got_risk.items():
+        row = scores.loc[eid]
+        for name, value in rec["components"].items():
+            assert (value is None and math.isnan(row[name])) or value == row[name], (eid, name)
+        assert rec["hazard_state"] == row["hazard_state"]
 
     # alerts: present, unique ids, each a valid record, all in the local alert log too
     records = [json.loads(v) for _, v in alerts]

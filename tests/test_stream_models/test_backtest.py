@@ -1,0 +1,136 @@
+"""Backtest figures: independent recomputation, no look-ahead, and the command's JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from config.settings import load_settings
+from replay.read import read_events
+from stream_models.backtest import backtest, molchan
+from stream_models.events import Event
+from stream_models.monitor import COMPONENTS
+from stream_models.pipeline import MineRunner
+from stream_models.retrain import Retrainer
+from stream_models.risk import INPUT_NAMES
+from tests.fixtures import REPO, cli, synth_file
+
+MINE = REPO / "config" / "synthetic-mine.toml"
+FAST = {"lstm.blocking": True, "lstm.retrain_every_h": 480, "lstm.min_train_examples": 300}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Event]]:
+    path = synth_file(tmp_path_factory.mktemp("bt") / "m.parquet", days=75)
+    s = load_settings(MINE)
+    events = read_events(path, "gits", {}, timezone=s.gits_timezone, zone_of=s.zone_of,
+                         default_zone=s.default_zone).events  # fmt: skip
+    return path, events
+
+
+def _run(events: list[Event], tmp: Path) -> tuple[dict, object]:  # type: ignore[type-arg]
+    s = load_settings(MINE, **FAST)
+    r = Retrainer(tmp, tmp / "registry", INPUT_NAMES, s.retrain_policy(), "cpu")
+    runner = MineRunner(s.monitor_policy(), r)
+    try:
+        return backtest(events, runner, [0.2, 0.3, 0.4])
+    finally:
+        runner.close()
+
+
+def test_scores_match_an_independent_recomputation(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, events = small
+    report, c = _run(events, tmp_path)
+    known = c.label >= 0
+    assert 0 < known.sum() < len(events)  # the last horizon of the file has no label yet
+    for name in COMPONENTS:
+        p = c.scores[name]
+        ok = known & np.isfinite(p)
+        y = c.label[ok]
+        got = report["scores"][name]
+        if len(set(y)) < 2:
+            continue
+        assert got["roc_auc"] == pytest.approx(roc_auc_score(y, p[ok]), abs=1e-12), name
+        assert got["pr_auc"] == pytest.approx(average_precision_score(y, p[ok]), abs=1e-12)
+        assert got["brier"] == pytest.approx(brier_score_loss(y, p[ok]), abs=1e-12)
+
+
+def _brute_molchan_point(c, name: str, thr: float, horizon: float, target: float):  # type: ignore[no-untyped-def]
+    """tau, nu at one threshold, by walking each zone's events in time."""
+    in_alarm = total = 0.0
+    missed = n_targets = 0
+    for z in set(c.zone):
+        idx = [i for i in range(len(c.t)) if c.zone[i] == z]
+        for k, i in enumerate(idx):
+            if k + 1 < len(idx):
+                span = min(c.t[idx[k + 1]] - c.t[i], horizon)
+                total += span
+                if c.scores[name][i] >= thr:
+                    in_alarm += span
+            if c.energy_j[i] >= target:
+                n_targets += 1
+                prev = idx[k - 1] if k else None
+                ok = prev is not None and c.t[i] - c.t[prev] <= horizon
+                if not (ok and c.scores[name][prev] >= thr):
+                    missed += 1
+    return in_alarm / total, missed / n_targets
+
+
+def test_molchan_curve_matches_a_brute_force_walk(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, events = small
+    _, c = _run(events[:600], tmp_path)
+    tau, nu = molchan(c, "river", 8 * 3600, 1e4)
+    for thr in np.quantile(c.scores["river"], [0.2, 0.5, 0.8, 0.95]):
+        want_tau, want_nu = _brute_molchan_point(c, "river", thr, 8 * 3600, 1e4)
+        i = int(np.argmin(np.abs(tau - want_tau)))
+        assert tau[i] == pytest.approx(want_tau, abs=1e-9)
+        assert nu[i] == pytest.approx(want_nu, abs=1e-9)
+
+
+def test_shuffling_the_future_cannot_change_a_past_score(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, events = small
+    cut = int(len(events) * 0.7)
+    rng = np.random.default_rng(0)
+    future = events[cut:]
+    energies = rng.permutation([e.energy_j for e in future])
+    shuffled = events[:cut] + [
+        replace(e, energy_j=float(x)) for e, x in zip(future, energies, strict=True)
+    ]
+    _, a = _run(events, tmp_path / "a")
+    _, b = _run(shuffled, tmp_path / "b")
+    assert any(d.get("version") for d in a.decisions)  # the LSTM trained before the cut
+    for name in COMPONENTS:
+        x, y = a.scores[name][:cut], b.scores[name][:cut]
+        assert np.array_equal(np.nan_to_num(x, nan=-1), np.nan_to_num(y, nan=-1)), name
+    assert a.state[:cut] == b.state[:cut]
+    assert not np.array_equal(a.scores["baseline_rate"][cut:], b.scores["baseline_rate"][cut:])
+
+
+def test_backtest_command_writes_the_documented_json(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path, _ = small
+    out = tmp_path / "bt.json"
+    env = {"SEISMOWATCH_STATE_DIR": str(tmp_path / "state")}
+    r = cli("backtest", str(path), "--config", str(MINE), "--horizon", "8h",
+            "--thresholds", "0.2,0.3", "--json", str(out), env=env)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(out.read_text())
+    assert {"events", "targets", "target_energy_j", "horizon_h", "scores", "thresholds"} <= set(doc)
+    assert doc["horizon_h"] == 8 and doc["target_energy_j"] == 1e4
+    assert set(COMPONENTS) <= set(doc["scores"])
+    for m in doc["scores"].values():
+        assert {"roc_auc", "pr_auc", "brier", "molchan_area_skill", "gain_at_10pct"} <= set(m)
+    assert [t["threshold"] for t in doc["thresholds"]] == [0.2, 0.3]
+    keys = {"alerts_per_day", "hit_rate", "false_alarms_per_day", "alarm_time_fraction",
+            "median_lead_h"}  # fmt: skip
+    assert all(keys <= set(t) for t in doc["thresholds"])
+    assert "alerting on the fused risk" in r.stdout
+
+    bad = cli("backtest", str(path), "--thresholds", "0.2,1.5", env=env)
+    assert bad.returncode == 2 and "1.5" in bad.stdout + bad.stderr
+    assert math.isfinite(doc["scores"]["fused"]["roc_auc"])
