@@ -17,9 +17,10 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+from rich import box
 from rich.console import Console, Group
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from config.settings import Settings, load_settings
 from replay.exceptions import SeismowatchError
@@ -442,6 +443,9 @@ def backtest(
     scores_out: Annotated[
         Path | None, typer.Option("--scores", help="Per-event scores (.csv or .parquet)")
     ] = None,
+    report_out: Annotated[
+        Path | None, typer.Option("--report", help="Self-contained HTML report")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Replay FILE at full speed through the daemon's own code, online, and score every
@@ -492,6 +496,36 @@ def backtest(
         else:
             frame.to_parquet(scores_out, index=False)
         console.print(f"per-event scores written to {scores_out}")
+    if report_out is not None:
+        from daemon.report import write_report
+
+        with console.status("writing the report"):
+            write_report(report_out, f"seismowatch backtest of {file.name}", events,
+                         (report, collected))  # fmt: skip
+        console.print(f"report written to {report_out}")
+
+
+@app.command()
+def report(
+    file: Annotated[Path, typer.Argument(help="GITS export (.xlsx/.csv/.parquet) or catalog")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="gits or catalog")] = "gits",
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
+    ] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of naive times")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The exploratory figures of FILE (correlations, 3D map, dynamics, PCA/t-SNE) as one
+    self-contained HTML file."""
+    from daemon.report import write_report
+
+    settings = _settings(config)
+    events = _read_for_models(file, fmt, mapping, tz, settings)
+    with console.status(f"figures of {len(events)} events"):
+        write_report(out, f"seismowatch report of {file.name}", events, None)
+    console.print(f"report written to {out}")
 
 
 def _json_safe(value: Any) -> Any:
@@ -514,11 +548,14 @@ def backtest_tables(report: dict[str, Any]) -> Group:
         f"{report['events']} events over {report['days']:.0f} days, {report['targets']} "
         f"targets (>= {report['target_energy_j']:g} J), horizon {report['horizon_h']:g} h"
     )
-    scores = Table("model", "ROC-AUC", "PR-AUC", "Brier", "Molchan skill", "gain@5%",
-                   "gain@10%", "gain@20%", title=head)  # fmt: skip
+    heads = ("model", "ROC-AUC", "PR-AUC", "Brier", "Molchan", "g@5%", "g@10%", "g@20%")
+    scores = Table(*(Column(h, no_wrap=True) for h in heads), title=head, box=box.SIMPLE_HEAD,
+                   caption="Molchan: area skill (0.5 = chance); g@x: probability gain at x "
+                           "of time in alarm")  # fmt: skip
     for name, m in report["scores"].items():
-        scores.add_row(name, fmt(m["roc_auc"]), fmt(m["pr_auc"]), fmt(m["brier"]),
-                       fmt(m["molchan_area_skill"]), fmt(m["gain_at_5pct"], 2),
+        short = name.replace("baseline_", "base:").replace("last_shift_", "shift_")
+        scores.add_row(short, fmt(m["roc_auc"]), fmt(m["pr_auc"]),
+                       fmt(m["brier"]), fmt(m["molchan_area_skill"]), fmt(m["gain_at_5pct"], 2),
                        fmt(m["gain_at_10pct"], 2), fmt(m["gain_at_20pct"], 2))  # fmt: skip
     trade = Table("threshold", "alerts/day", "hit rate", "false alarms/day", "time in alarm",
                   "median lead (h)", title="alerting on the fused risk")  # fmt: skip
