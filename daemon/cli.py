@@ -39,6 +39,13 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML settings file.", exists=False, dir_okay=False),
 ]
+FileArg = Annotated[Path, typer.Argument(help="GITS export (.xlsx/.csv/.parquet) or catalog")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="gits or catalog")]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
+]
+TzOpt = Annotated[str | None, typer.Option("--tz", help="Time zone of naive times in the file")]
 BootstrapOpt = Annotated[
     str | None,
     typer.Option(
@@ -176,12 +183,9 @@ def _parse_bound(text: str | None, tz: str) -> datetime | None:
 
 @app.command()
 def replay(
-    file: Annotated[Path, typer.Argument(help="GITS export (.xlsx/.csv/.parquet) or catalog")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="gits or catalog")] = "gits",
-    mapping: Annotated[
-        list[str] | None,
-        typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
-    ] = None,
+    file: FileArg,
+    fmt: FormatOpt = "gits",
+    mapping: MapOpt = None,
     sheet: Annotated[str | None, typer.Option(help="Sheet name or 0-based index (.xlsx)")] = None,
     tz: Annotated[
         str | None,
@@ -339,14 +343,11 @@ def replay(
 
 @app.command()
 def train(
-    file: Annotated[Path, typer.Argument(help="GITS export (.xlsx/.csv/.parquet) or catalog")],
+    file: FileArg,
     out: Annotated[Path, typer.Option("--out", help="Model registry directory to write to")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="gits or catalog")] = "gits",
-    mapping: Annotated[
-        list[str] | None,
-        typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
-    ] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of naive times")] = None,
+    fmt: FormatOpt = "gits",
+    mapping: MapOpt = None,
+    tz: TzOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Promote even if the gate rejects it (logged)")
     ] = False,
@@ -425,13 +426,10 @@ def _hours(text: str) -> float:
 
 @app.command()
 def backtest(
-    file: Annotated[Path, typer.Argument(help="GITS export (.xlsx/.csv/.parquet) or catalog")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="gits or catalog")] = "gits",
-    mapping: Annotated[
-        list[str] | None,
-        typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
-    ] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of naive times")] = None,
+    file: FileArg,
+    fmt: FormatOpt = "gits",
+    mapping: MapOpt = None,
+    tz: TzOpt = None,
     target_energy: Annotated[
         float | None, typer.Option("--target-energy", help="Target energy, J (default 1e4)")
     ] = None,
@@ -507,14 +505,11 @@ def backtest(
 
 @app.command()
 def report(
-    file: Annotated[Path, typer.Argument(help="GITS export (.xlsx/.csv/.parquet) or catalog")],
+    file: FileArg,
     out: Annotated[Path, typer.Option("--out", help="HTML file to write")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="gits or catalog")] = "gits",
-    mapping: Annotated[
-        list[str] | None,
-        typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
-    ] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of naive times")] = None,
+    fmt: FormatOpt = "gits",
+    mapping: MapOpt = None,
+    tz: TzOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """The exploratory figures of FILE (correlations, 3D map, dynamics, PCA/t-SNE) as one
