@@ -7,6 +7,7 @@ adapter and a backtest always agree on topics, zones and targets.
 from __future__ import annotations
 
 import json
+import ssl
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -31,16 +32,24 @@ _toml_path: ContextVar[Path | None] = ContextVar("seismowatch_toml_path", defaul
 
 
 class KafkaSettings(BaseModel):
-    """How to reach Kafka. No bootstrap servers means: start the embedded broker."""
+    """How to reach Kafka. No bootstrap servers means: start the embedded broker.
+
+    Secrets come from the environment, the TOML file or a file of their own
+    (``*_file``: Docker/Kubernetes secrets); they are ``SecretStr`` so they never
+    appear in a repr, a log line or ``config show``.
+    """
 
     bootstrap_servers: str = ""  # "host:port,host:port"; plain text so env vars need no JSON
     security_protocol: SecurityProtocol = "PLAINTEXT"
     sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    ssl_key_password: SecretStr | None = None  # for an encrypted ``ssl_keyfile``
+    ssl_key_password_file: Path | None = None
     ssl_check_hostname: bool = True
 
     @field_validator("bootstrap_servers", mode="before")
@@ -49,6 +58,22 @@ class KafkaSettings(BaseModel):
         if isinstance(value, list | tuple):
             return ",".join(str(v) for v in value)
         return value
+
+    @model_validator(mode="after")
+    def _secrets_from_files(self) -> KafkaSettings:
+        for name in ("sasl_password", "ssl_key_password"):
+            path: Path | None = getattr(self, f"{name}_file")
+            if path is None:
+                continue
+            try:
+                secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"kafka.{name}_file {path}: {exc.strerror or exc}") from None
+            given: SecretStr | None = getattr(self, name)
+            if given is not None and given.get_secret_value() != secret:
+                raise ValueError(f"kafka.{name} and kafka.{name}_file are both set and differ")
+            setattr(self, name, SecretStr(secret))
+        return self
 
     @property
     def servers(self) -> list[str]:
@@ -59,22 +84,54 @@ class KafkaSettings(BaseModel):
         """True when no cluster is configured and an embedded broker must be started."""
         return not self.servers
 
-    def client_options(self) -> dict[str, Any]:
-        """Security options in kafka-python / aiokafka spelling (both use the same names)."""
-        opts: dict[str, Any] = {"security_protocol": self.security_protocol}
-        if self.security_protocol.startswith("SASL"):
-            opts["sasl_mechanism"] = self.sasl_mechanism or "PLAIN"
-            opts["sasl_plain_username"] = self.sasl_username
-            opts["sasl_plain_password"] = (
+    @property
+    def uses_ssl(self) -> bool:
+        return self.security_protocol.endswith("SSL")
+
+    def _sasl_options(self) -> dict[str, Any]:
+        if not self.security_protocol.startswith("SASL"):
+            return {}
+        return {
+            "sasl_mechanism": self.sasl_mechanism or "PLAIN",
+            "sasl_plain_username": self.sasl_username,  # SCRAM uses the same two options
+            "sasl_plain_password": (
                 self.sasl_password.get_secret_value() if self.sasl_password else None
-            )
-        if self.security_protocol.endswith("SSL"):
+            ),
+        }
+
+    def client_options(self) -> dict[str, Any]:
+        """Security options in kafka-python's spelling (replay producer, admin client)."""
+        opts: dict[str, Any] = {"security_protocol": self.security_protocol, **self._sasl_options()}
+        if self.uses_ssl:
             for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
                 value = getattr(self, key)
                 if value is not None:
                     opts[key] = str(value)
+            if self.ssl_key_password is not None:
+                opts["ssl_password"] = self.ssl_key_password.get_secret_value()
             opts["ssl_check_hostname"] = self.ssl_check_hostname
         return opts
+
+    def aio_client_options(self) -> dict[str, Any]:
+        """The same options in aiokafka's spelling: TLS goes in as one ``SSLContext``."""
+        opts: dict[str, Any] = {"security_protocol": self.security_protocol, **self._sasl_options()}
+        if self.uses_ssl:
+            opts["ssl_context"] = self.ssl_context()
+        return opts
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """CA, client certificate and hostname check as one context (aiokafka, Faust)."""
+        context = ssl.create_default_context(
+            cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+        )
+        context.check_hostname = self.ssl_check_hostname
+        if self.ssl_certfile:
+            context.load_cert_chain(
+                str(self.ssl_certfile),
+                str(self.ssl_keyfile) if self.ssl_keyfile else None,
+                self.ssl_key_password.get_secret_value() if self.ssl_key_password else None,
+            )
+        return context
 
 
 class TopicSettings(BaseModel):
@@ -123,7 +180,6 @@ class AlertSettings(BaseModel):
     min_examples: int = Field(200, ge=0)  # labelled examples before the state may leave "a"
     min_positives: int = Field(5, ge=0)
     log_path: Path | None = None  # default: <state_dir>/alerts.jsonl
-    webhook_urls: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _valid_hazard_policy(self) -> AlertSettings:
@@ -137,6 +193,18 @@ class WorkerSettings(BaseModel):
     snapshot_every: int = Field(500, ge=1)  # events between state snapshots
     snapshot_interval_s: float = Field(1.0, gt=0)  # ... or this long, whichever first
     group_id: str = "seismowatch"  # the Faust app id: workers with one id share partitions
+
+
+class MonitoringSettings(BaseModel):
+    """Thresholds of the shipped Prometheus alert rules, exported by the worker as gauges.
+
+    The rules compare against these gauges, so a site tunes its alerts here
+    (TOML or environment) and never edits the rule files.
+    """
+
+    stall_after_h: float = Field(6.0, gt=0)  # no event scored this long: StreamStalled
+    roc_auc_floor: float = Field(0.5, ge=0, le=1)  # fused ROC-AUC below it: ModelDegraded
+    roc_auc_min_positives: int = Field(20, ge=1)  # ... once this many targets were labelled
 
 
 class LstmSettings(BaseModel):
@@ -179,6 +247,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     lstm: LstmSettings = Field(default_factory=LstmSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     state_dir: Path = Path(".seismowatch")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9108, ge=0, le=65535)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -26,6 +27,15 @@ def sent_at(headers: Any) -> float | None:
     return None
 
 
+def dead_letter_source(value: bytes | None) -> str:
+    """``worker`` for a message the workers dead-lettered (file ``kafka:...``), else ``replay``."""
+    try:
+        file = str(json.loads(value or b"{}").get("file", ""))
+    except (ValueError, AttributeError):
+        return "replay"
+    return "worker" if file.startswith("kafka:") else "replay"
+
+
 def register(app: faust.App, events: Any, service: ScoringService, settings: Settings) -> None:
     @app.task
     async def quiet_client_loggers() -> None:
@@ -48,6 +58,15 @@ def register(app: faust.App, events: Any, service: ScoringService, settings: Set
             await service.handle(
                 event.value, msg.topic, msg.partition, msg.offset, sent_at(msg.headers), ack
             )
+
+    rejected = app.topic(settings.topics.rejected, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(rejected, name="count-dead-letters")
+    async def count_dead_letters(stream: Any) -> None:
+        # bursts of refused rows page the engineers (RejectedRowsBurst); the rows
+        # themselves stay on the topic and in the replay's report
+        async for value in stream:
+            service.metrics.dead_letters.labels(dead_letter_source(value)).inc()
 
     @app.timer(interval=max(settings.worker.snapshot_interval_s / 2, 0.1))
     async def checkpoint() -> None:

@@ -7,7 +7,6 @@ consumer group: start more workers with the same id to share the partitions.
 
 from __future__ import annotations
 
-import ssl
 import tempfile
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from config.settings import KafkaSettings, Settings
 from daemon import compat
 from daemon.metrics import WorkerMetrics
 from daemon.scoring import ScoringService
-from replay.broker import client_config
+from replay.broker import aio_client_config
 
 TABLE_NAME = "zone-state"
 _EMBEDDED_SESSION_TIMEOUT_S = 6.0  # Tansu makes a group join wait half the session timeout
@@ -31,16 +30,7 @@ def broker_credentials(kafka: KafkaSettings) -> Any:
     proto = kafka.security_protocol
     if proto == "PLAINTEXT":
         return None
-    context = None
-    if proto.endswith("SSL"):
-        context = ssl.create_default_context(
-            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None
-        )
-        context.check_hostname = kafka.ssl_check_hostname
-        if kafka.ssl_certfile:
-            context.load_cert_chain(
-                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
-            )
+    context = kafka.ssl_context() if kafka.uses_ssl else None
     if proto == "SSL":
         return faust.SSLCredentials(context)
     return faust.SASLCredentials(
@@ -122,7 +112,7 @@ def create_app(
     """Build the app; on the embedded broker, install the end-offsets compatibility layer."""
     options: dict[str, Any] = {}
     if embedded_cluster:
-        compat.install(client_config(settings, bootstrap))
+        compat.install(aio_client_config(settings, bootstrap))
         options.update(
             broker_session_timeout=_EMBEDDED_SESSION_TIMEOUT_S,
             broker_heartbeat_interval=_EMBEDDED_HEARTBEAT_S,

@@ -681,6 +681,9 @@ def demo(
     workdir: Annotated[
         Path | None, typer.Option("--dir", help="Demo directory (wiped): <state_dir>/demo.")
     ] = None,
+    hold: Annotated[
+        bool, typer.Option(help="After the summary, keep broker and worker up until Ctrl-C.")
+    ] = False,
     bootstrap: BootstrapOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -716,7 +719,7 @@ def demo(
             sent_task = progress.add_task("replay", total=None, rate=0.0)
             scored_task = progress.add_task("scored", total=None, rate=0.0)
             for update in iter_demo(
-                settings, base, days=days, seed=seed, speed=speed, should_stop=stop
+                settings, base, days=days, seed=seed, speed=speed, should_stop=stop, hold=hold
             ):
                 if isinstance(update, Status):
                     progress.console.print(f"[cyan]{update.message}[/]")
@@ -734,11 +737,17 @@ def demo(
                     )  # fmt: skip
                 elif isinstance(update, Summary):
                     summary = update
+                    progress.stop()
+                    print_summary(summary, speed)
     except (RuntimeError, SeismowatchError) as exc:
         err_console.print(f"[red]error:[/] demo: {exc}")
         raise typer.Exit(3 if isinstance(exc, SeismowatchError) else 1) from None
     if summary is None:
         raise typer.Exit(130)
+
+
+def print_summary(summary: Any, speed: float | None) -> None:
+    """The demo's closing table, read from the worker's metrics endpoint."""
     table = Table(title="seismowatch demo", show_header=False)
     table.add_row("events in the synthetic export", str(summary.events))
     table.add_row("events replayed / scored", f"{summary.sent} / {summary.scored}")

@@ -217,9 +217,13 @@ def histogram_quantile(samples: dict[str, list[tuple[dict[str, str], float]]], n
 
 def iter_demo(
     settings: Settings, base_dir: Path, *, days: int, seed: int, speed: float | None,
-    should_stop: Callable[[], bool] = lambda: False,
+    should_stop: Callable[[], bool] = lambda: False, hold: bool = False,
 ) -> Iterator[Update]:  # fmt: skip
-    """Run the whole system once; yield what the CLI renders."""
+    """Run the whole system once; yield what the CLI renders.
+
+    With ``hold`` the broker and worker keep running after the summary until
+    ``should_stop``, so Prometheus and Grafana can go on scraping and querying them.
+    """
     t0 = time.monotonic()
     yield Status(f"writing {days} days of a synthetic mine (seed {seed}) to {base_dir}")
     path, n_events = prepare(base_dir, days, seed)
@@ -309,3 +313,11 @@ def iter_demo(
                 metrics_url=url,
                 bootstrap=bootstrap,
             )
+            if hold:
+                yield Status(f"holding: broker {bootstrap} and worker {url} keep running; "
+                             "Ctrl-C stops them")  # fmt: skip
+                while not should_stop():
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"worker exited with code {proc.returncode}; "
+                                           f"see {base_dir / 'worker.log'}")  # fmt: skip
+                    time.sleep(0.2)

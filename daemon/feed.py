@@ -11,7 +11,7 @@ from typing import Any
 
 from config.settings import Settings
 from daemon.compat import log_end_offsets
-from replay.broker import client_config
+from replay.broker import aio_client_config
 
 log = logging.getLogger(__name__)
 _METADATA_WAIT_S = 10.0
@@ -21,7 +21,9 @@ async def _assigned_consumer(settings: Settings, bootstrap: str, topic: str) -> 
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
-        enable_auto_commit=False, auto_offset_reset="earliest", **client_config(settings, bootstrap)
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **aio_client_config(settings, bootstrap),
     )
     await consumer.start()
     parts = consumer.partitions_for_topic(topic) or set()
@@ -62,7 +64,7 @@ async def iter_alerts(
     consumer = await _assigned_consumer(settings, bootstrap, topic)
     try:
         tps = list(consumer.assignment())
-        ends = await log_end_offsets(client_config(settings, bootstrap), tps) if tps else {}
+        ends = await log_end_offsets(aio_client_config(settings, bootstrap), tps) if tps else {}
         backlog: list[dict[str, Any]] = []
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             backlog.extend(_decode_batch(await consumer.getmany(timeout_ms=500)))
@@ -97,7 +99,8 @@ def range_fetcher(settings: Settings, bootstrap: str) -> Any:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
         tp = TopicPartition(topic, partition)
-        consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_config(settings, bootstrap))
+        options = aio_client_config(settings, bootstrap)
+        consumer = AIOKafkaConsumer(enable_auto_commit=False, **options)
         await consumer.start()
         out: list[tuple[int, bytes, float | None]] = []
         try:

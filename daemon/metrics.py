@@ -8,7 +8,7 @@ Tests pass a fresh ``CollectorRegistry`` so they never share state.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import (
     REGISTRY,
@@ -47,6 +47,11 @@ class WorkerMetrics:
             "Messages on the events topic that were not valid events (dead-lettered).",
             ["reason"], registry=r,
         )  # fmt: skip
+        self.dead_letters = Counter(
+            name("dead_letters_total"),
+            "Messages on the rejected topic: rows the replay adapter refused (source=replay) "
+            "and messages the workers could not score (source=worker).", ["source"], registry=r,
+        )  # fmt: skip
         self.duplicates_skipped = Counter(
             name("events_duplicate_total"),
             "Redelivered events already in the restored state, skipped.", ["partition"],
@@ -74,6 +79,14 @@ class WorkerMetrics:
         )
         self.rolling_rate = Gauge(
             name("rolling_event_rate_per_second"), "Event rate over the window.",
+            ["zone", "window"], registry=r,
+        )  # fmt: skip
+        self.rolling_duration_mean = Gauge(
+            name("rolling_duration_mean_seconds"), "Mean event duration in the window.",
+            ["zone", "window"], registry=r,
+        )  # fmt: skip
+        self.rolling_duration_p90 = Gauge(
+            name("rolling_duration_p90_seconds"), "90th percentile of event duration (window).",
             ["zone", "window"], registry=r,
         )  # fmt: skip
         self.rolling_b = Gauge(
@@ -159,14 +172,63 @@ class WorkerMetrics:
             name("lstm_training_seconds"), "Wall time of the last LSTM training.", registry=r
         )
         self.lstm_info = Info(name("lstm"), "The LSTM version scoring now.", registry=r)
+        self.model_examples = Gauge(
+            name("model_scored_examples"), "Labelled examples behind the progressive scores.",
+            ["zone", "model"], registry=r,
+        )  # fmt: skip
+        self.model_positives = Gauge(
+            name("model_scored_positives"), "Labelled targets behind the progressive scores.",
+            ["zone", "model"], registry=r,
+        )  # fmt: skip
+        self.last_processed = Gauge(
+            name("last_processed_timestamp_seconds"),
+            "Wall-clock time this worker last scored an event (its start time before the first).",
+            registry=r,
+        )  # fmt: skip
+        self.hazard_threshold = Gauge(
+            name("hazard_threshold_probability"),
+            "Setting alerts.thresholds: the risk at which hazard states b, c, d begin.",
+            ["state"], registry=r,
+        )  # fmt: skip
+        # settings the shipped alert rules compare against (config.settings.MonitoringSettings)
+        self.stall_after = Gauge(
+            name("stream_stall_after_seconds"),
+            "Setting monitoring.stall_after_h: StreamStalled fires after this long without events.",
+            registry=r,
+        )  # fmt: skip
+        self.roc_auc_floor = Gauge(
+            name("model_roc_auc_floor"),
+            "Setting monitoring.roc_auc_floor: ModelDegraded fires below it.", registry=r,
+        )  # fmt: skip
+        self.roc_auc_min_positives = Gauge(
+            name("model_roc_auc_min_positives"),
+            "Setting monitoring.roc_auc_min_positives: labelled targets before ModelDegraded.",
+            registry=r,
+        )  # fmt: skip
         self._version_seen: dict[str, str] = {}
         self._window_children: dict[str, list[tuple[str, tuple]]] = {}
+
+    def configure(
+        self, thresholds: Sequence[float], stall_after_s: float, roc_auc_floor: float,
+        min_positives: int,
+    ) -> None:  # fmt: skip
+        """Export the hazard thresholds and the alert rules' settings; the stall clock starts."""
+        for state, value in zip(STATES[1:], thresholds, strict=True):
+            self.hazard_threshold.labels(state).set(value)
+        self.stall_after.set(stall_after_s)
+        self.roc_auc_floor.set(roc_auc_floor)
+        self.roc_auc_min_positives.set(min_positives)
+        self.last_processed.set_to_current_time()
 
     def init_zones(self, zones: list[str]) -> None:
         """Export zeros for configured zones at once, so dashboards and rules see them."""
         for result in ("promoted", "rejected", "skipped"):
             self.retrainings.labels(result)
+        for source in ("replay", "worker"):
+            self.dead_letters.labels(source)
         self.lstm_info.info({"version": "none"})
+        for model in ("candidate", "incumbent"):
+            self.lstm_validation_auc.labels(model).set(math.nan)  # no gate has run yet
         for zone in zones:
             self.events_processed.labels(zone)
             self.hazard_state.labels(zone).set(0)
@@ -182,8 +244,10 @@ class WorkerMetrics:
         self.event_energy.labels(zone).observe(e.energy_j)
         if e.duration_s is not None:
             self.event_duration.labels(zone).observe(e.duration_s)
-        for w, (energy, events, rate, b, benioff, per_volume) in self._windows(zone, f):
+        for w, (energy, events, rate, dur, dur90, b, benioff, per_volume) in self._windows(zone, f):
             energy.set(f[f"energy_sum_j_{w}"])
+            dur.set(f[f"duration_mean_s_{w}"])
+            dur90.set(f[f"duration_p90_s_{w}"])
             events.set(f[f"count_{w}"])
             rate.set(f[f"rate_per_h_{w}"] / 3600)
             b.set(f[f"b_value_{w}"])
@@ -195,6 +259,7 @@ class WorkerMetrics:
         self.anomaly_score.labels(zone).set(outcome.anomaly)
         self.hazard_state.labels(zone).set(STATES.index(outcome.state))
         self.last_event_timestamp.labels(zone).set(e.timestamp)
+        self.last_processed.set_to_current_time()
         for ex in outcome.learned:
             self.labels_learned.labels(zone, "positive" if ex.positive else "negative").inc()
         for tr in outcome.transitions:
@@ -210,7 +275,8 @@ class WorkerMetrics:
         """The zone's per-window gauge children, looked up once (labels() is not free)."""
         if zone not in self._window_children:
             gauges = (self.rolling_energy, self.rolling_events, self.rolling_rate,
-                      self.rolling_b, self.rolling_benioff, self.energy_per_volume)  # fmt: skip
+                      self.rolling_duration_mean, self.rolling_duration_p90, self.rolling_b,
+                      self.rolling_benioff, self.energy_per_volume)  # fmt: skip
             self._window_children[zone] = [
                 (w, tuple(g.labels(zone, w) for g in gauges))
                 for w in GAUGE_WINDOWS
@@ -222,10 +288,31 @@ class WorkerMetrics:
         """Progressive scores per model name (``river``, ``anomaly``, ...)."""
         for model, values in scores.items():
             for gauge, key in ((self.model_roc_auc, "roc_auc"), (self.model_log_loss, "log_loss"),
-                               (self.model_brier, "brier")):  # fmt: skip
+                               (self.model_brier, "brier"), (self.model_examples, "n"),
+                               (self.model_positives, "positives")):  # fmt: skip
                 v = values.get(key, math.nan)
                 gauge.labels(zone, model).set(v)
 
+    def forget_zone(self, zone: str) -> None:
+        """Drop the zone's gauges when its partition moves to another worker.
+
+        A gauge left behind would go on reporting the zone's last hazard state
+        from this worker, and keep a hazard alert firing after the zone calmed down.
+        Counters and histograms stay: rates over them remain right.
+        """
+        gauges = (self.rolling_energy, self.rolling_events, self.rolling_rate,
+                  self.rolling_duration_mean, self.rolling_duration_p90, self.rolling_b,
+                  self.rolling_benioff, self.energy_per_volume, self.risk_probability,
+                  self.component_probability, self.anomaly_score, self.hazard_state,
+                  self.model_roc_auc, self.model_log_loss, self.model_brier, self.model_examples,
+                  self.model_positives, self.last_event_timestamp)  # fmt: skip
+        for gauge in gauges:
+            for family in gauge.collect():
+                for sample in family.samples:
+                    if sample.labels.get("zone") == zone:
+                        gauge.remove(*sample.labels.values())
+        self._window_children.pop(zone, None)
+        self._version_seen.pop(zone, None)
 
     def observe_retraining(self, decision: Mapping[str, object], active: str | None) -> None:
         """One finished retraining: its result, its scores, and the version now scoring."""

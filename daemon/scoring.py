@@ -338,6 +338,8 @@ class ScoringService:
         """Before partitions move: store everything, forget zones and known alert ids."""
         async with self.lock:
             await self._snapshot()
+            for zone in self.zones:
+                self.metrics.forget_zone(zone)
             self.zones.clear()
             self.applied.clear()
             self.known_alert_ids = None

@@ -22,6 +22,11 @@ def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") ->
     ensure_topics(settings, bootstrap)
     worker_metrics = metrics_mod.WorkerMetrics()
     worker_metrics.init_zones([z.name for z in settings.zones] or [settings.default_zone])
+    m = settings.monitoring
+    worker_metrics.configure(
+        settings.alerts.thresholds, m.stall_after_h * 3600, m.roc_auc_floor,
+        m.roc_auc_min_positives,
+    )  # fmt: skip
     metrics_mod.serve(settings.metrics_host, settings.metrics_port)
 
     async def load_alert_ids() -> set[str]:

@@ -137,8 +137,13 @@ class EmbeddedBroker:
 
 
 def client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
-    """Connection options shared by kafka-python and aiokafka clients."""
+    """Connection and security options of a kafka-python client (producer, admin)."""
     return {"bootstrap_servers": bootstrap, **settings.kafka.client_options()}
+
+
+def aio_client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
+    """Connection and security options of an aiokafka client (consumers, Faust's helpers)."""
+    return {"bootstrap_servers": bootstrap, **settings.kafka.aio_client_options()}
 
 
 def _admin(settings: Settings, bootstrap: str) -> Any:
