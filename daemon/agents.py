@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -72,18 +73,28 @@ def register(app: faust.App, events: Any, service: ScoringService, settings: Set
     async def checkpoint() -> None:
         await service.tick()
 
+    exported: set[tuple[str, str]] = set()  # lag gauges this worker exports
+
     @app.timer(interval=_LAG_INTERVAL_S)
     async def consumer_lag() -> None:
         consumer = app.consumer
+        gauge = service.metrics.consumer_lag
+        owned = set()
         for tp in consumer.assignment():
             if tp.topic != settings.topics.events:
                 continue
+            owned.add((tp.topic, str(tp.partition)))
             hw = consumer.highwater(tp)
             if hw is None:
                 continue
             done = service.applied.get(tp.partition)
             lag = hw - (done + 1) if done is not None else hw
-            service.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
+            gauge.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
+        for labels in exported - owned:  # moved to another worker: it reports them now
+            with contextlib.suppress(KeyError):
+                gauge.remove(*labels)
+        exported.clear()
+        exported.update(owned)
 
     @app.on_before_shutdown.connect
     async def on_shutdown(sender: Any, **kwargs: Any) -> None:

@@ -144,6 +144,28 @@ def broker(
 
 
 @app.command()
+def topics(bootstrap: BootstrapOpt = None, config: ConfigOpt = None) -> None:
+    """Create the configured topics on a Kafka cluster (a one-shot deployment job)."""
+    from replay.broker import ensure_topics
+
+    settings = _settings(config, **{"kafka.bootstrap_servers": bootstrap})
+    if settings.kafka.embedded:
+        err_console.print(
+            "[red]error:[/] topics needs --bootstrap or "
+            "SEISMOWATCH_KAFKA__BOOTSTRAP_SERVERS (a cluster that outlives it)"
+        )
+        raise typer.Exit(2)
+    try:
+        counts = ensure_topics(settings, settings.kafka.bootstrap_servers, timeout_s=60)
+    except SeismowatchError as exc:
+        raise _fail(exc) from None
+    table = Table("topic", "partitions", title=f"topics on {settings.kafka.bootstrap_servers}")
+    for topic, n in counts.items():
+        table.add_row(topic, str(n))
+    console.print(table)
+
+
+@app.command()
 def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help=".xlsx, .csv or .parquet")],
     days: Annotated[int, typer.Option(min=1)] = 365,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import pytest
@@ -21,7 +22,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 @pytest.fixture
 def topic_env(request: pytest.FixtureRequest, tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """Environment giving a test its own topics and state dir on the shared broker."""
-    name = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")[:40]
+    # parametrized tests share a long prefix: a digest of the full id keeps their topics apart
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
+    name = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")[:32] + digest
     env = {"SEISMOWATCH_STATE_DIR": str(tmp_path / "state")}
     for field in ("events", "rejected", "features", "risk", "alerts"):
         env[f"SEISMOWATCH_TOPICS__{field.upper()}"] = f"t.{name}.{field}"

@@ -1,4 +1,5 @@
-"""Faults with real worker processes: SIGKILL and restart, and two workers in one group."""
+"""Faults and scale-out with real worker processes: SIGKILL and restart; 2 and 3 workers
+in one group."""
 
 from __future__ import annotations
 
@@ -116,33 +117,48 @@ def test_sigkill_mid_stream_then_restart_recovers_state_and_never_repeats_an_ale
     assert ids and len(ids) == len(set(ids))
 
 
-def test_two_workers_share_the_partitions_without_loss_or_double_alerts(
-    broker: EmbeddedBroker, topic_env: dict[str, str], mine_file: Path,
+def _owned_partitions(url: str, topic: str) -> set[str]:
+    """Partitions of ``topic`` a worker reports lag for: the ones assigned to it now."""
+    return {labels["partition"] for labels, _ in scrape(url).get(
+        "seismowatch_consumer_lag_messages", []) if labels["topic"] == topic}  # fmt: skip
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_workers_in_one_group_share_the_partitions_and_score_every_event_once(
+    workers: int, broker: EmbeddedBroker, topic_env: dict[str, str], mine_file: Path,
     mine_events: list[Event], tmp_path: Path,
 ) -> None:  # fmt: skip
     config = tmp_path / "bands.toml"
     config.write_text(BANDS_TOML)
     n = len(mine_events)
-    env_a = worker_env(topic_env, broker.bootstrap)
-    env_b = {**env_a, "SEISMOWATCH_METRICS_PORT": str(int(env_a["SEISMOWATCH_METRICS_PORT"]) + 1)}
-    a = start_worker(env_a, tmp_path / "worker-a.log", config)
-    b = start_worker(env_b, tmp_path / "worker-b.log", config)
+    base = worker_env(topic_env, broker.bootstrap)
+    envs = [{**base, "SEISMOWATCH_METRICS_PORT": str(int(base["SEISMOWATCH_METRICS_PORT"]) + i)}
+            for i in range(workers)]  # fmt: skip
+    procs = [start_worker(env, tmp_path / f"worker-{i}.log", config) for i, env in enumerate(envs)]
+    topic = base["SEISMOWATCH_TOPICS__EVENTS"]
     try:
-        for env in (env_a, env_b):
-            wait_until(lambda env=env: scrape(metrics_url(env)), 60, "both endpoints")
-        replay = cli("replay", str(mine_file), "--max", "--config", str(config), env=env_a)
+        # the group is stable when every partition has exactly one owner
+        def stable() -> bool:
+            owned = [_owned_partitions(metrics_url(env), topic) for env in envs]
+            flat = [p for parts in owned for p in parts]
+            return all(owned) and sorted(flat) == [str(p) for p in range(3)]
+
+        wait_until(stable, 120, f"{workers} workers to split the 3 partitions", interval_s=1)
+        replay = cli("replay", str(mine_file), "--max", "--config", str(config), env=envs[0])
         assert replay.returncode == 0, replay.stdout + replay.stderr
         wait_until(
-            lambda: _processed(metrics_url(env_a)) + _processed(metrics_url(env_b)) >= n,
-            180, "both workers to score every event",
+            lambda: sum(_processed(metrics_url(env)) for env in envs) >= n,
+            180, "the workers to score every event",
         )  # fmt: skip
-        per_worker = [_processed(metrics_url(env_a)), _processed(metrics_url(env_b))]
-        risk = consume_all(broker.bootstrap, env_a["SEISMOWATCH_TOPICS__RISK"], idle_s=2)
-        alerts = consume_all(broker.bootstrap, env_a["SEISMOWATCH_TOPICS__ALERTS"], idle_s=2)
+        per_worker = [_processed(metrics_url(env)) for env in envs]
+        risk = consume_all(broker.bootstrap, base["SEISMOWATCH_TOPICS__RISK"], idle_s=2)
+        alerts = consume_all(broker.bootstrap, base["SEISMOWATCH_TOPICS__ALERTS"], idle_s=2)
     finally:
-        stop(a)
-        stop(b)
-    assert all(p > 0 for p in per_worker), per_worker  # the partitions were shared
-    assert {json.loads(v)["event_id"] for _, v in risk} == {e.event_id for e in mine_events}
-    ids = [json.loads(v)["alert_id"] for _, v in alerts]
-    assert ids and len(ids) == len(set(ids))
+        for proc in procs:
+            stop(proc)
+    assert all(p > 0 for p in per_worker), per_worker  # every worker had a share
+    assert sum(per_worker) == n  # nobody scored an event twice ...
+    ids = sorted(json.loads(v)["event_id"] for _, v in risk)
+    assert ids == sorted(e.event_id for e in mine_events)  # ... and each has one risk record
+    alert_ids = [json.loads(v)["alert_id"] for _, v in alerts]
+    assert alert_ids and len(alert_ids) == len(set(alert_ids))
