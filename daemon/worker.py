@@ -10,6 +10,7 @@ from daemon.app import create_app
 from daemon.compat import is_embedded_cluster
 from daemon.feed import range_fetcher, sent_alert_ids
 from replay.broker import cluster_id, ensure_topics
+from replay.exceptions import SeismowatchError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,13 @@ def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") ->
         settings.alerts.thresholds, m.stall_after_h * 3600, m.roc_auc_floor,
         m.roc_auc_min_positives,
     )  # fmt: skip
-    metrics_mod.serve(settings.metrics_host, settings.metrics_port)
+    try:
+        metrics_mod.serve(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        raise SeismowatchError(
+            f"metrics endpoint {settings.metrics_host}:{settings.metrics_port}: {exc.strerror} "
+            "(set metrics_port or SEISMOWATCH_METRICS_PORT)"
+        ) from None
 
     async def load_alert_ids() -> set[str]:
         return await sent_alert_ids(settings, bootstrap)

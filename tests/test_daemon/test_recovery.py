@@ -16,6 +16,7 @@ from tests.fixtures import (
     SERIAL_LSTM_ENV,
     cli,
     consume_all,
+    free_port,
     metrics_url,
     start_worker,
     stop,
@@ -84,7 +85,7 @@ def test_sigkill_mid_stream_then_restart_recovers_state_and_never_repeats_an_ale
         stop(first)
     assert done < n, "the worker finished before it could be killed mid-stream"
 
-    env2 = {**env, "SEISMOWATCH_METRICS_PORT": str(int(env["SEISMOWATCH_METRICS_PORT"]) + 1)}
+    env2 = {**env, "SEISMOWATCH_METRICS_PORT": str(free_port())}
     second = start_worker(env2, tmp_path / "worker-2.log", MINE_TOML)
     try:
         wait_until(
@@ -132,8 +133,7 @@ def test_workers_in_one_group_share_the_partitions_and_score_every_event_once(
     config.write_text(BANDS_TOML)
     n = len(mine_events)
     base = worker_env(topic_env, broker.bootstrap)
-    envs = [{**base, "SEISMOWATCH_METRICS_PORT": str(int(base["SEISMOWATCH_METRICS_PORT"]) + i)}
-            for i in range(workers)]  # fmt: skip
+    envs = [{**base, "SEISMOWATCH_METRICS_PORT": str(free_port())} for _ in range(workers)]
     procs = [start_worker(env, tmp_path / f"worker-{i}.log", config) for i, env in enumerate(envs)]
     topic = base["SEISMOWATCH_TOPICS__EVENTS"]
     try:

@@ -111,6 +111,23 @@ def test_a_failing_worker_never_prints_the_password(tls_files: dict[str, Path]) 
 
 
 @pytest.mark.integration
+def test_a_taken_metrics_port_is_one_clear_line(
+    broker: EmbeddedBroker, topic_env: dict[str, str]
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**topic_env, "SEISMOWATCH_METRICS_PORT": str(port)}
+        result = cli("worker", "--bootstrap", broker.bootstrap, env=env, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"metrics endpoint 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.integration
 def test_topics_job_creates_the_configured_topics(
     broker: EmbeddedBroker, topic_env: dict[str, str]
 ) -> None:
