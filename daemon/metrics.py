@@ -205,6 +205,11 @@ class WorkerMetrics:
             "Setting monitoring.roc_auc_min_positives: labelled targets before ModelDegraded.",
             registry=r,
         )  # fmt: skip
+        self.zone_state_bytes = Gauge(
+            name("zone_state_bytes"),
+            "Compressed size of the zone's last stored state: one changelog message.",
+            ["zone"], registry=r,
+        )  # fmt: skip
         self._version_seen: dict[str, str] = {}
         self._window_children: dict[str, list[tuple[str, tuple]]] = {}
 
@@ -305,7 +310,8 @@ class WorkerMetrics:
                   self.rolling_benioff, self.energy_per_volume, self.risk_probability,
                   self.component_probability, self.anomaly_score, self.hazard_state,
                   self.model_roc_auc, self.model_log_loss, self.model_brier, self.model_examples,
-                  self.model_positives, self.last_event_timestamp)  # fmt: skip
+                  self.model_positives, self.last_event_timestamp,
+                  self.zone_state_bytes)  # fmt: skip
         for gauge in gauges:
             for family in gauge.collect():
                 for sample in family.samples:
@@ -313,6 +319,10 @@ class WorkerMetrics:
                         gauge.remove(*sample.labels.values())
         self._window_children.pop(zone, None)
         self._version_seen.pop(zone, None)
+
+    def observe_state_size(self, zone: str, size_bytes: int) -> None:
+        """A zone's state was stored: its message size (alert rule ZoneStateLarge)."""
+        self.zone_state_bytes.labels(zone).set(size_bytes)
 
     def observe_retraining(self, decision: Mapping[str, object], active: str | None) -> None:
         """One finished retraining: its result, its scores, and the version now scoring."""

@@ -37,6 +37,7 @@ def test_a_zone_that_moved_away_leaves_no_gauge_behind(tmp_path) -> None:  # typ
             outcome = mon.process(replace(e, zone=zone), None)
             m.observe(outcome, 0.01)
         m.observe_scores(zone, mon.metrics())
+        m.observe_state_size(zone, 1234)
     before = _samples(m.registry)
     assert {lab["zone"] for lab, _ in before["seismowatch_hazard_state"]} == {"north", "south"}
 
