@@ -171,6 +171,7 @@ class AlertSettings(BaseModel):
 
     target_energy_j: float = Field(1e4, gt=0)
     horizon_h: float = Field(8.0, gt=0)
+    max_lateness_h: float = Field(24.0, ge=0)  # events later than this behind a zone: dead letters
     # states b, c, d on the fused (calibrated) probability; the synthetic mine's base rate
     # is 0.24, its 90th/99th percentiles of risk 0.35/0.44: tune them with a backtest
     thresholds: tuple[float, float, float] = (0.3, 0.4, 0.5)
@@ -280,6 +281,7 @@ class Settings(BaseSettings):
             min_positives=a.min_positives,
             sequence_window=self.lstm.window,
             shift_s=self.lstm.shift_h * 3600,
+            max_lateness_s=a.max_lateness_h * 3600,
         )
 
     def retrain_policy(self) -> RetrainPolicy:

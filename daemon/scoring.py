@@ -33,7 +33,7 @@ from config.settings import Settings
 from daemon.metrics import WorkerMetrics
 from replay.rejects import Reject
 from stream_models.events import Event, WireFormatError
-from stream_models.monitor import Outcome, ZoneMonitor
+from stream_models.monitor import LateEventError, Outcome, ZoneMonitor
 from stream_models.records import alert_record, dumps, features_record, risk_record
 from stream_models.retrain import Retrainer
 from stream_models.risk import INPUT_NAMES, RiskModel
@@ -207,9 +207,14 @@ class ScoringService:
         zone = self.zones.get(event.zone)
         if zone is None:
             zone = self.zones[event.zone] = _Zone(ZoneMonitor(event.zone, self.policy))
+        try:
+            t = zone.monitor.event_time(event)
+        except LateEventError as exc:  # the zone's state stays as it was
+            await self._dead_letter(value, topic, partition, offset, str(exc), "late_event", "time")
+            return None
         r = self.retrainer
         if r is not None:
-            await self._retrain_step(r, event.timestamp)
+            await self._retrain_step(r, t)
         outcome = zone.monitor.process(event, r.active if r is not None else None)
         if r is not None:
             r.record(event.zone, outcome.learned)
@@ -288,10 +293,10 @@ class ScoringService:
 
     async def _dead_letter(
         self, value: bytes, topic: str, partition: int, offset: int, reason: str,
-        kind: str = "wire_format",
+        kind: str = "wire_format", column: str = "value",
     ) -> None:  # fmt: skip
         reject = Reject(
-            file=f"kafka:{topic}/{partition}", row=offset, column="value",
+            file=f"kafka:{topic}/{partition}", row=offset, column=column,
             value=value[:200].decode("utf-8", "replace"), reason=reason,
         )  # fmt: skip
         log.warning("dead-lettered %s", reject)

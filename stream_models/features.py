@@ -49,6 +49,11 @@ class ZoneFeatures:
         self._rows: deque[tuple[float, ...]] = deque()
         self._last_t: float | None = None
 
+    @property
+    def clock(self) -> float | None:
+        """Event time of the newest event seen (late ones do not move it back)."""
+        return self._last_t
+
     def _evict(self, now: float) -> None:
         while self._rows and self._rows[0][0] <= now - self.horizon_s:
             self._rows.popleft()

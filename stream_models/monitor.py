@@ -18,6 +18,7 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,16 @@ class MonitorPolicy:
     min_positives: int = 5  # ... of which targets: an untrained model says 0.5 to everything
     sequence_window: int = 64  # input vectors kept per zone for the LSTM
     shift_s: float = 8 * 3600.0
+    max_lateness_s: float = 24 * 3600.0  # later than this behind the zone's clock: refused
+
+
+class LateEventError(ValueError):
+    """An event too far behind its zone's clock to be scored; the zone's state is untouched.
+
+    Scoring it would put it in windows and labels that have already moved on, and
+    a whole past period replayed into live topics would pile up examples that
+    never mature. The worker dead-letters it with this message.
+    """
 
 
 @dataclass
@@ -108,7 +119,8 @@ class ZoneMonitor:
 
         ``lstm`` is the promoted sequence model of the process, if any.
         """
-        t, pol = event.timestamp, self.policy
+        pol = self.policy
+        t = self.event_time(event)
         features = self.features.update(event)
         learned = self.labeler.advance(t, event.energy_j)
         for ex in learned:
@@ -136,6 +148,36 @@ class ZoneMonitor:
             self.model.version, transitions, learned, components,
             lstm.version if lstm else None,
         )  # fmt: skip
+
+    def event_time(self, event: Event) -> float:
+        """The time ``event`` counts at: the zone's clock never goes back.
+
+        An event up to ``max_lateness_s`` behind the clock (GITS locates some
+        events late) is counted now, at the clock's time, by features, labels
+        and hazard state alike; an older one raises :class:`LateEventError`.
+
+        >>> from datetime import UTC, datetime
+        >>> mon = ZoneMonitor("z", MonitorPolicy(max_lateness_s=3600))
+        >>> day = datetime(2021, 3, 1, 12, tzinfo=UTC)
+        >>> _ = mon.process(Event("a", day, 0, 0, -400, 100.0, 1.0))
+        >>> mon.event_time(Event("b", day.replace(hour=11, minute=30), 0, 0, -400, 1.0, 1.0))
+        1614600000.0
+        >>> mon.event_time(Event("c", day.replace(hour=9), 0, 0, -400, 1.0, 1.0))
+        Traceback (most recent call last):
+        ...
+        stream_models.monitor.LateEventError: event c at 2021-03-01T09:00:00Z is 3.0 h behind ...
+        """
+        t, clock = event.timestamp, self.features.clock
+        if clock is None or t >= clock:
+            return t
+        if clock - t > self.policy.max_lateness_s:
+            raise LateEventError(
+                f"event {event.event_id} at {_iso(t)} is {(clock - t) / 3600:.1f} h behind "
+                f"zone {self.zone}'s clock ({_iso(clock)}), more than the "
+                f"{self.policy.max_lateness_s / 3600:g} h allowed (alerts.max_lateness_h): "
+                "not scored. A past period replayed into the live topics?"
+            )
+        return clock
 
     def _learn(self, ex: Pending) -> None:
         """One matured label: online models, fusion, baselines and every progressive score."""
@@ -186,6 +228,10 @@ class ZoneMonitor:
             mon.sequence.append(row.copy())
         mon.last_target_t = state["last_target_t"]
         return mon
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def json_safe(values: Mapping[str, float]) -> dict[str, float | None]:

@@ -34,12 +34,12 @@ class MineRunner:
         self.decisions: list[dict[str, object]] = []
 
     def process(self, event: Event) -> Outcome:
-        r = self.retrainer
-        if r is not None:
-            self.decisions += r.step(event.timestamp)
         mon = self.monitors.get(event.zone)
         if mon is None:
             mon = self.monitors[event.zone] = ZoneMonitor(event.zone, self.policy)
+        r = self.retrainer
+        if r is not None:
+            self.decisions += r.step(mon.event_time(event))  # LateEventError: nothing changed
         outcome = mon.process(event, r.active if r is not None else None)
         if r is not None:
             r.record(event.zone, outcome.learned)

@@ -96,3 +96,31 @@ def test_a_malformed_message_is_dead_lettered_and_the_next_event_is_scored(
     dead = [json.loads(v) for t, _, v in out.sent if t == "gits.events.rejected"]
     assert len(dead) == 1 and dead[0]["file"] == "kafka:gits.events/2" and dead[0]["row"] == 0
     assert _risk_ids(out) == [mine_events[0].event_id]
+
+
+def test_an_event_far_behind_its_zone_is_dead_lettered_and_the_zone_goes_on(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    zone = [e for e in mine_events if e.zone == "lava-1"]
+    old, recent = zone[0], [e for e in zone if e.timestamp > zone[0].timestamp + 3 * 86400][:30]
+    wire = [e.to_wire() for e in recent] + [old.to_wire(), recent[-1].to_wire()]
+
+    async def run() -> tuple[Outputs, ScoringService]:
+        svc, out = _service(tmp_path, {}, [], wire)
+
+        async def ack() -> None:
+            return None
+
+        for off, value in enumerate(wire):
+            await svc.handle(value, "gits.events", 1, off, None, ack)
+        return out, svc
+
+    out, svc = asyncio.run(run())
+    dead = [json.loads(v) for t, _, v in out.sent if t == "gits.events.rejected"]
+    assert [(d["row"], d["column"]) for d in dead] == [(len(recent), "time")]
+    assert f"event {old.event_id} at" in dead[0]["reason"]
+    assert "behind zone lava-1's clock" in dead[0]["reason"]
+    # every other event was scored, the repeat of the last one too (it is not late)
+    assert _risk_ids(out) == [e.event_id for e in recent] + [recent[-1].event_id]
+    reg = svc.metrics.registry
+    assert reg.get_sample_value("seismowatch_events_rejected_total", {"reason": "late_event"}) == 1

@@ -240,4 +240,5 @@ def test_the_scorer_switches_to_a_promoted_version_while_events_keep_flowing(
     assert decision["promoted"], decision["reason"]
     assert seen.count("untrained") > 10  # scoring went on while the job trained
     assert retrainer.active.version == decision["version"] == registry.current()
-    assert mon.process(_events(1)[0], retrainer.active).lstm_version == decision["version"]
+    after = replace(event, event_id="next", time=event.time + timedelta(minutes=20))
+    assert mon.process(after, retrainer.active).lstm_version == decision["version"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from replay.read import read_events
-from stream_models.monitor import MonitorPolicy, ZoneMonitor
+from stream_models.monitor import LateEventError, MonitorPolicy, ZoneMonitor
 from stream_models.records import dumps, risk_record
 from stream_models.risk import RiskModel
 from tests.fixtures import synth_file
@@ -56,3 +58,49 @@ def test_model_files_outside_the_state_dir_are_refused(tmp_path: Path) -> None:
 def test_warm_up_keeps_the_state_at_a(events: list) -> None:  # type: ignore[type-arg]
     mon = ZoneMonitor("mine", MonitorPolicy(min_examples=10**9))
     assert {mon.process(e).state for e in events} == {"a"}
+
+
+def test_a_slightly_late_event_counts_at_the_zone_clock(events: list) -> None:  # type: ignore[type-arg]
+    mon = ZoneMonitor("mine", MonitorPolicy(max_lateness_s=3600))
+    for e in events[:200]:
+        mon.process(e)
+    clock = mon.features.clock
+    assert clock == events[199].timestamp
+    late = replace(events[150], event_id="late", time=events[199].time - timedelta(minutes=40))
+    out = mon.process(late)
+    assert out.features["count_1h"] >= 1 and mon.features.clock == clock
+    assert mon.labeler.to_state()["pending"][-1]["t"] == clock  # its example: at the clock
+    nxt = mon.process(events[200])
+    assert nxt.event.event_id == events[200].event_id and mon.features.clock >= clock
+
+
+def test_a_too_late_event_is_refused_and_changes_nothing(events: list) -> None:  # type: ignore[type-arg]
+    mon = ZoneMonitor("mine", MonitorPolicy(max_lateness_s=3600))
+    for e in events[:200]:
+        mon.process(e)
+    before = json.dumps(mon.to_state())
+    learned = mon.model.n_learned
+    late = replace(events[10], event_id="old")
+    with pytest.raises(LateEventError, match=r"event old at .* h behind zone mine's clock"):
+        mon.process(late)
+    assert json.dumps(mon.to_state()) == before and mon.model.n_learned == learned
+
+
+def test_a_period_replayed_twice_keeps_the_state_bounded(events: list) -> None:  # type: ignore[type-arg]
+    """The same days produced twice into the live topic: the repeat is refused, not piled up."""
+    policy = MonitorPolicy(max_lateness_s=24 * 3600)
+    mon = ZoneMonitor("mine", policy)
+    peak = 0
+    for e in events:
+        mon.process(e)
+        peak = max(peak, len(mon.labeler))
+    end = events[-1].timestamp
+    refused = 0
+    for e in events:
+        try:
+            mon.process(replace(e, event_id=e.event_id + "-again"))
+        except LateEventError:
+            refused += 1
+        assert len(mon.labeler) <= peak + sum(ev.timestamp >= end - 86400 for ev in events)
+    assert refused == sum(e.timestamp < end - 24 * 3600 for e in events)
+    assert mon.features.clock == end
