@@ -154,7 +154,9 @@ class ZoneMonitor:
 
         An event up to ``max_lateness_s`` behind the clock (GITS locates some
         events late) is counted now, at the clock's time, by features, labels
-        and hazard state alike; an older one raises :class:`LateEventError`.
+        and hazard state alike (a late target also labels positive the examples
+        scored between its real time and the clock: the conservative side); an
+        older one raises :class:`LateEventError`.
 
         >>> from datetime import UTC, datetime
         >>> mon = ZoneMonitor("z", MonitorPolicy(max_lateness_s=3600))
