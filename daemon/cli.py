@@ -62,6 +62,15 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
         raise typer.Exit(2) from None
 
 
+def _cluster_settings(config: Path | None, bootstrap: str | None, refusal: str) -> Settings:
+    """Settings of a command that needs a real cluster: an embedded one would not outlive it."""
+    settings = _settings(config, **{"kafka.bootstrap_servers": bootstrap})
+    if settings.kafka.embedded:
+        err_console.print(f"[red]error:[/] {refusal}")
+        raise typer.Exit(2)
+    return settings
+
+
 def _fail(exc: SeismowatchError) -> typer.Exit:
     err_console.print(f"[red]error:[/] {exc}")
     return typer.Exit(exc.exit_code)
@@ -148,13 +157,10 @@ def topics(bootstrap: BootstrapOpt = None, config: ConfigOpt = None) -> None:
     """Create the configured topics on a Kafka cluster (a one-shot deployment job)."""
     from replay.broker import ensure_topics
 
-    settings = _settings(config, **{"kafka.bootstrap_servers": bootstrap})
-    if settings.kafka.embedded:
-        err_console.print(
-            "[red]error:[/] topics needs --bootstrap or "
-            "SEISMOWATCH_KAFKA__BOOTSTRAP_SERVERS (a cluster that outlives it)"
-        )
-        raise typer.Exit(2)
+    settings = _cluster_settings(
+        config, bootstrap, "topics needs --bootstrap or "
+        "SEISMOWATCH_KAFKA__BOOTSTRAP_SERVERS (a cluster that outlives it)",
+    )  # fmt: skip
     try:
         counts = ensure_topics(settings, settings.kafka.bootstrap_servers, timeout_s=60)
     except SeismowatchError as exc:
@@ -664,13 +670,10 @@ def alerts(
 
     from daemon.feed import iter_alerts
 
-    settings = _settings(config, **{"kafka.bootstrap_servers": bootstrap})
-    if settings.kafka.embedded:
-        err_console.print(
-            "[red]error:[/] alerts reads an existing cluster: pass --bootstrap HOST:PORT "
-            "(an embedded broker started for this command would hold no alerts)"
-        )
-        raise typer.Exit(2)
+    settings = _cluster_settings(
+        config, bootstrap, "alerts reads an existing cluster: pass --bootstrap HOST:PORT "
+        "(an embedded broker started for this command would hold no alerts)",
+    )  # fmt: skip
 
     async def show() -> int:
         n = 0

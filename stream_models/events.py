@@ -21,6 +21,13 @@ class WireFormatError(ValueError):
     """A message on a topic is not a seismowatch event of a known schema version."""
 
 
+def utc_text(when: datetime | float) -> str:
+    """A time (datetime or POSIX seconds) as ISO 8601 in UTC with ``Z``: the wire's spelling."""
+    if not isinstance(when, datetime):
+        when = datetime.fromtimestamp(when, UTC)
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One located seismic event, times in UTC, coordinates in the mine grid (m).
@@ -81,7 +88,7 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict, the body of the wire message."""
         out = asdict(self)
-        out["time"] = self.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        out["time"] = utc_text(self.time)
         return out
 
     def to_wire(self) -> bytes:

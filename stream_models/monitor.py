@@ -18,13 +18,12 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from stream_models.baselines import BASELINES, Baselines
-from stream_models.events import Event
+from stream_models.events import Event, utc_text
 from stream_models.features import ZoneFeatures
 from stream_models.fusion import FUSED, fusion_inputs
 from stream_models.hazard import HazardPolicy, HazardTracker, State, Transition
@@ -174,8 +173,8 @@ class ZoneMonitor:
             return t
         if clock - t > self.policy.max_lateness_s:
             raise LateEventError(
-                f"event {event.event_id} at {_iso(t)} is {(clock - t) / 3600:.1f} h behind "
-                f"zone {self.zone}'s clock ({_iso(clock)}), more than the "
+                f"event {event.event_id} at {utc_text(t)} is {(clock - t) / 3600:.1f} h behind "
+                f"zone {self.zone}'s clock ({utc_text(clock)}), more than the "
                 f"{self.policy.max_lateness_s / 3600:g} h allowed (alerts.max_lateness_h): "
                 "not scored. A past period replayed into the live topics?"
             )
@@ -230,10 +229,6 @@ class ZoneMonitor:
             mon.sequence.append(row.copy())
         mon.last_target_t = state["last_target_t"]
         return mon
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def json_safe(values: Mapping[str, float]) -> dict[str, float | None]:

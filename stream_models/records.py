@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from datetime import UTC
 from typing import Any
 
+from stream_models.events import utc_text
 from stream_models.hazard import Transition
 from stream_models.monitor import Outcome
 
@@ -40,7 +40,7 @@ def _finite(value: float) -> float | None:
 
 
 def _time(outcome: Outcome) -> str:
-    return outcome.event.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return utc_text(outcome.event.time)
 
 
 def features_record(outcome: Outcome) -> dict[str, Any]:

@@ -144,3 +144,5 @@ def test_topics_job_creates_the_configured_topics(
 def test_topics_job_refuses_to_run_without_a_cluster() -> None:
     result = cli("topics", env={"SEISMOWATCH_KAFKA__BOOTSTRAP_SERVERS": ""})
     assert result.returncode == 2 and "needs --bootstrap" in result.stderr
+    feed = cli("alerts", env={"SEISMOWATCH_KAFKA__BOOTSTRAP_SERVERS": ""})
+    assert feed.returncode == 2 and "reads an existing cluster" in feed.stderr
