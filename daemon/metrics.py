@@ -305,13 +305,8 @@ class WorkerMetrics:
         from this worker, and keep a hazard alert firing after the zone calmed down.
         Counters and histograms stay: rates over them remain right.
         """
-        gauges = (self.rolling_energy, self.rolling_events, self.rolling_rate,
-                  self.rolling_duration_mean, self.rolling_duration_p90, self.rolling_b,
-                  self.rolling_benioff, self.energy_per_volume, self.risk_probability,
-                  self.component_probability, self.anomaly_score, self.hazard_state,
-                  self.model_roc_auc, self.model_log_loss, self.model_brier, self.model_examples,
-                  self.model_positives, self.last_event_timestamp,
-                  self.zone_state_bytes)  # fmt: skip
+        gauges = [m for m in vars(self).values() if isinstance(m, Gauge)
+                  and "zone" in m._labelnames]  # fmt: skip
         for gauge in gauges:
             for family in gauge.collect():
                 for sample in family.samples:
