@@ -51,7 +51,11 @@ class DemoProgress:
 def scrape(url: str, timeout: float = 2.0) -> dict[str, list[tuple[dict[str, str], float]]]:
     """Samples of a Prometheus text endpoint: name -> [(labels, value)]."""
     with urllib.request.urlopen(url, timeout=timeout) as resp:
-        text = resp.read().decode()
+        return parse_samples(resp.read().decode())
+
+
+def parse_samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Prometheus text exposition as name -> [(labels, value)]."""
     out: dict[str, list[tuple[dict[str, str], float]]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

@@ -6,9 +6,9 @@ import json
 from dataclasses import replace
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.agents import dead_letter_source
+from daemon.demo import parse_samples
 from daemon.metrics import WorkerMetrics
 from replay.read import read_events
 from replay.rejects import Reject
@@ -18,11 +18,7 @@ from tests.fixtures import synth_frame
 
 
 def _samples(registry: CollectorRegistry) -> dict[str, list[tuple[dict[str, str], float]]]:
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(generate_latest(registry).decode()):
-        for s in family.samples:
-            out.setdefault(s.name, []).append((dict(s.labels), s.value))
-    return out
+    return parse_samples(generate_latest(registry).decode())
 
 
 def test_a_zone_that_moved_away_leaves_no_gauge_behind(tmp_path) -> None:  # type: ignore[no-untyped-def]
