@@ -19,7 +19,14 @@ EATON = REPO / "examples" / "data" / "toc2me_eaton2018.csv"
 EATON_MAP = ["x=Easting (m)", "y=Northing (m)", "z=TVD (m)", "magnitude=MW", "event_id=EventID"]
 
 
+# Ordinary events per panel and day for test files: a busy mine (about 30 located events a
+# day), so a few days of it have rows to read and a few months have targets to learn from.
+# The calibrated year (SynthParams() alone) is tested in tests/test_replay/test_synth.py.
+DENSE_RATE = 20.0
+
+
 def synth_frame(days: int = 30, seed: int = 7, **overrides: object) -> pd.DataFrame:
+    overrides.setdefault("background_per_day", DENSE_RATE)
     return generate(replace(SynthParams(days=days, seed=seed), **overrides))
 
 

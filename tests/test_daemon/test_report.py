@@ -75,7 +75,7 @@ def test_large_files_use_webgl_and_stay_small(tmp_path: Path) -> None:
     from daemon.report import MAX_POINTS, dynamics, events_frame
     from replay.read import read_events
 
-    data = synth_file(tmp_path / "busy.parquet", days=365, background_per_day=20.0)
+    data = synth_file(tmp_path / "busy.parquet", days=365, background_per_day=40.0)
     events = read_events(data, "gits", {}, timezone="UTC").events
     assert len(events) > MAX_POINTS
     fig = dynamics(events_frame(events))

@@ -109,7 +109,10 @@ def test_shuffling_the_future_cannot_change_a_past_score(small, tmp_path: Path) 
         x, y = a.scores[name][:cut], b.scores[name][:cut]
         assert np.array_equal(np.nan_to_num(x, nan=-1), np.nan_to_num(y, nan=-1)), name
     assert a.state[:cut] == b.state[:cut]
-    assert not np.array_equal(a.scores["baseline_rate"][cut:], b.scores["baseline_rate"][cut:])
+    assert any(  # the shuffle is no no-op: later scores do change
+        not np.array_equal(np.nan_to_num(a.scores[n][cut:]), np.nan_to_num(b.scores[n][cut:]))
+        for n in COMPONENTS
+    )
 
 
 def test_backtest_command_writes_the_documented_json(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
