@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from config.settings import load_settings  # noqa: E402
+from config.settings import TopicSettings, load_settings  # noqa: E402
 from daemon.demo import scrape, total  # noqa: E402
 from replay.broker import EmbeddedBroker, ensure_topics, free_port  # noqa: E402
 from replay.read import read_events  # noqa: E402
@@ -38,7 +38,7 @@ def env_for(prefix: str, bootstrap: str, state: Path) -> dict[str, str]:
     env = {**os.environ, "SEISMOWATCH_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
            "SEISMOWATCH_STATE_DIR": str(state), "SEISMOWATCH_WORKER__GROUP_ID": f"{prefix}-g",
            "SEISMOWATCH_METRICS_PORT": str(free_port())}  # fmt: skip
-    for t in ("events", "rejected", "features", "risk", "alerts"):
+    for t in TopicSettings.model_fields:
         env[f"SEISMOWATCH_TOPICS__{t.upper()}"] = f"{prefix}.{t}"
     return env
 
@@ -94,7 +94,7 @@ def pipeline(bootstrap: str, events: list, tmp: Path, rss_at: list[int]) -> dict
     env = env_for("pipe", bootstrap, tmp / "pipe")
     settings = load_settings(MINE)
     ensure_topics(settings.model_copy(update={"topics": settings.topics.model_copy(update={
-        k: f"pipe.{k}" for k in ("events", "rejected", "features", "risk", "alerts")})}),
+        k: f"pipe.{k}" for k in TopicSettings.model_fields})}),
         bootstrap)  # fmt: skip
     produce(bootstrap, "pipe.events", [(e.zone.encode(), e.to_wire()) for e in events])
     worker = subprocess.Popen([sys.executable, "-m", "daemon", "worker", "--config", str(MINE)],

@@ -139,12 +139,12 @@ class TopicSettings(BaseModel):
 
     events: str = "gits.events"
     rejected: str = "gits.events.rejected"
-    features: str = "gits.features"
+    mine: str = "gits.events.mine"  # every zone's events again, keyed for the mine-wide scope
     risk: str = "gits.risk"
     alerts: str = "gits.alerts"
 
     def all(self) -> list[str]:
-        return [self.events, self.rejected, self.features, self.risk, self.alerts]
+        return [self.events, self.rejected, self.mine, self.risk, self.alerts]
 
 
 class Zone(BaseModel):
@@ -194,6 +194,12 @@ class WorkerSettings(BaseModel):
     snapshot_every: int = Field(500, ge=1)  # events between state snapshots
     snapshot_interval_s: float = Field(1.0, gt=0)  # ... or this long, whichever first
     group_id: str = "seismowatch"  # the Faust app id: workers with one id share partitions
+    # zones one worker scores (configured ones always fit): names beyond it are dead-lettered,
+    # so a file with a mistyped zone column cannot create metric series without bound
+    max_zones: int = Field(64, ge=1)
+    # a stream quiet this long (wall clock) lets the event clock run on in real time, so a
+    # silent mine's forecasts still expire and its alert episodes close
+    idle_clock_s: float = Field(300.0, gt=0)
 
 
 class MonitoringSettings(BaseModel):
@@ -245,6 +251,8 @@ class Settings(BaseSettings):
     embedded_port: int = Field(9092, ge=0, le=65535)
     zones: list[Zone] = Field(default_factory=list)
     default_zone: str = "mine"
+    # the scope that sees every event when zones are configured ("": none)
+    mine_scope: str = "mine-wide"
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     lstm: LstmSettings = Field(default_factory=LstmSettings)
@@ -260,7 +268,21 @@ class Settings(BaseSettings):
         names = [z.name for z in self.zones]
         if len(names) != len(set(names)):
             raise ValueError(f"zone names must be unique, got {names}")
+        if self.mine_scope and self.mine_scope in {*names, self.default_zone}:
+            raise ValueError(f"mine_scope {self.mine_scope!r} is also a zone name")
         return self
+
+    @property
+    def mine_scope_name(self) -> str | None:
+        """The mine-wide scope, when there are zones to sum up (none configured: the
+        default zone already sees every event)."""
+        return self.mine_scope or None if self.zones else None
+
+    @property
+    def known_zones(self) -> list[str]:
+        """Zones that never count against ``worker.max_zones``."""
+        names = [z.name for z in self.zones] + [self.default_zone]
+        return names + ([self.mine_scope_name] if self.mine_scope_name else [])
 
     @property
     def alert_log_path(self) -> Path:
@@ -276,7 +298,8 @@ class Settings(BaseSettings):
         return MonitorPolicy(
             target_energy_j=a.target_energy_j,
             horizon_s=a.horizon_h * 3600,
-            hazard=HazardPolicy(a.thresholds, a.hysteresis, a.alert_state, a.cooldown_h * 3600),
+            hazard=HazardPolicy(a.thresholds, a.hysteresis, a.alert_state, a.cooldown_h * 3600,
+                                a.horizon_h * 3600),
             min_examples=a.min_examples,
             min_positives=a.min_positives,
             sequence_window=self.lstm.window,

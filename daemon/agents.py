@@ -37,7 +37,8 @@ def dead_letter_source(value: bytes | None) -> str:
     return "worker" if file.startswith("kafka:") else "replay"
 
 
-def register(app: faust.App, events: Any, service: ScoringService, settings: Settings) -> None:
+def register(app: faust.App, events: Any, mine: Any, service: ScoringService,
+             settings: Settings) -> None:  # fmt: skip
     @app.task
     async def quiet_client_loggers() -> None:
         """Faust's worker turns client debug logs on; each costs a LogRecord per request."""
@@ -45,8 +46,7 @@ def register(app: faust.App, events: Any, service: ScoringService, settings: Set
         for name in ("aiokafka", "kafka"):
             logging.getLogger(name).setLevel(max(level, logging.INFO))
 
-    @app.agent(events, name="score-events")
-    async def score_events(stream: Any) -> None:
+    async def score(stream: Any) -> None:
         # acks are manual (after each state snapshot); disabled on this very stream, since
         # a ``stream.noack()`` clone lets the original stream ack what it buffered first
         stream.enable_acks = False
@@ -59,6 +59,9 @@ def register(app: faust.App, events: Any, service: ScoringService, settings: Set
             await service.handle(
                 event.value, msg.topic, msg.partition, msg.offset, sent_at(msg.headers), ack
             )
+
+    app.agent(events, name="score-events")(score)
+    app.agent(mine, name="score-mine")(score)  # the mine-wide scope: every zone's events
 
     rejected = app.topic(settings.topics.rejected, key_serializer="raw", value_serializer="raw")
 
@@ -74,6 +77,7 @@ def register(app: faust.App, events: Any, service: ScoringService, settings: Set
         await service.tick()
 
     exported: set[tuple[str, str]] = set()  # lag gauges this worker exports
+    sources = {settings.topics.events, settings.topics.mine}
 
     @app.timer(interval=_LAG_INTERVAL_S)
     async def consumer_lag() -> None:
@@ -81,13 +85,13 @@ def register(app: faust.App, events: Any, service: ScoringService, settings: Set
         gauge = service.metrics.consumer_lag
         owned = set()
         for tp in consumer.assignment():
-            if tp.topic != settings.topics.events:
+            if tp.topic not in sources:
                 continue
             owned.add((tp.topic, str(tp.partition)))
             hw = consumer.highwater(tp)
             if hw is None:
                 continue
-            done = service.applied.get(tp.partition)
+            done = service.applied.get((tp.topic, tp.partition))
             lag = hw - (done + 1) if done is not None else hw
             gauge.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
         for labels in exported - owned:  # moved to another worker: it reports them now

@@ -21,8 +21,10 @@ from daemon import compat
 from daemon.metrics import WorkerMetrics
 from daemon.scoring import ScoringService
 from replay.broker import aio_client_config
+from stream_models.state import pack, unpack
 
 TABLE_NAME = "zone-state"
+SENT_TABLE_NAME = "sent-alerts"
 _EMBEDDED_SESSION_TIMEOUT_S = 6.0  # Tansu makes a group join wait half the session timeout
 _EMBEDDED_HEARTBEAT_S = 1.0
 
@@ -44,40 +46,40 @@ def broker_credentials(kafka: KafkaSettings) -> Any:
 
 
 def encode_state(state: Any) -> bytes:
-    """A zone's state as one changelog message: zlib-compressed JSON.
+    """A zone's state as one changelog message: zlib-compressed packed arrays.
 
-    A busy zone holds hundreds of examples awaiting their labels, each with its
-    named model inputs: the real TOC2ME catalog's busiest 8 h make about 1 MB of
-    JSON, Kafka's default message limit, and about 0.2 MB compressed.
+    The state is fixed-shape arrays (:mod:`stream_models.state`), so its size is
+    capped whatever the burst; its mostly-empty histograms compress well.
     """
-    return zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 6)
+    return zlib.compress(pack(state), 6)
 
 
 def decode_state(value: bytes | None) -> Any:
     """Inverse of :func:`encode_state`; ``None`` (no state yet) stays ``None``."""
-    return None if value is None else json.loads(zlib.decompress(value))
+    return None if value is None else unpack(zlib.decompress(value))
 
 
 class TableStore(MutableMapping[str, Any]):
-    """The Faust table keyed by the zone's UTF-8 bytes, exactly like the events topic.
+    """A Faust table keyed by the zone's UTF-8 bytes, exactly like the events topic.
 
     Kafka's default partitioner hashes key bytes, so a zone's state lands on the
     changelog partition with the number of its events partition, and the worker
-    that owns the zone's events also recovers its state. Values are stored
-    compressed (:func:`encode_state`); ``on_size`` hears each stored size.
+    that owns the zone's events also recovers its state. ``encode``/``decode``
+    turn values into bytes; :attr:`last_size` is the size of the last value stored.
     """
 
-    def __init__(self, table: Any, on_size: Callable[[str, int], None] | None = None) -> None:
+    def __init__(self, table: Any, encode: Callable[[Any], bytes] = encode_state,
+                 decode: Callable[[bytes | None], Any] = decode_state) -> None:  # fmt: skip
         self.table = table
-        self.on_size = on_size
+        self.encode, self.decode = encode, decode
+        self.last_size: int | None = None
 
     def __getitem__(self, zone: str) -> Any:
-        return decode_state(self.table[zone.encode()])
+        return self.decode(self.table[zone.encode()])
 
     def __setitem__(self, zone: str, value: Any) -> None:
-        data = encode_state(value)
-        if self.on_size is not None:
-            self.on_size(zone, len(data))
+        data = self.encode(value)
+        self.last_size = len(data)
         self.table[zone.encode()] = data
 
     def __delitem__(self, zone: str) -> None:
@@ -91,7 +93,13 @@ class TableStore(MutableMapping[str, Any]):
 
     def get(self, zone: str, default: Any = None) -> Any:  # type: ignore[override]
         value = self.table.get(zone.encode())
-        return default if value is None else decode_state(value)
+        return default if value is None else self.decode(value)
+
+
+def json_store(table: Any) -> TableStore:
+    """A table of small JSON values (the sent alert ids of each zone)."""
+    return TableStore(table, lambda v: json.dumps(v).encode(),
+                      lambda b: None if b is None else json.loads(b))  # fmt: skip
 
 
 class FaustOutputs:
@@ -108,8 +116,9 @@ class FaustOutputs:
             )
         return self._topics[name]
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
-        await self._topic(topic).send(key=key, value=value)
+    async def send(self, topic: str, key: bytes, value: bytes,
+                   headers: list[tuple[str, bytes]] | None = None) -> None:
+        await self._topic(topic).send(key=key, value=value, headers=headers)
 
     async def flush(self) -> None:
         await self.app.producer.flush()
@@ -119,6 +128,7 @@ class FaustOutputs:
 class Worker:
     app: faust.App
     events: Any
+    mine: Any
     table: Any
     service: ScoringService
 
@@ -129,7 +139,6 @@ def create_app(
     *,
     embedded_cluster: bool,
     metrics: WorkerMetrics,
-    load_alert_ids: Any,
     fetch_range: Any,
 ) -> Worker:
     """Build the app; on the embedded broker, install the end-offsets compatibility layer."""
@@ -158,24 +167,28 @@ def create_app(
         stream_wait_empty=False,
         **options,
     )
-    events = app.topic(settings.topics.events, key_serializer="raw", value_serializer="raw")
-    table = app.Table(
-        TABLE_NAME,
-        default=None,
-        partitions=settings.partitions,
-        key_type=bytes,  # raw key bytes: the same partition as the zone's events
-        value_type=bytes,  # raw: encode_state's compressed JSON
-        use_partitioner=True,
-    )
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    events = app.topic(settings.topics.events, **raw)
+    mine = app.topic(settings.topics.mine, **raw)
+    tables = {
+        name: app.Table(
+            name, default=None, partitions=settings.partitions,
+            key_type=bytes,  # raw key bytes: the same partition as the zone's events
+            value_type=bytes, use_partitioner=True,
+        )
+        for name in (TABLE_NAME, SENT_TABLE_NAME)
+    }  # fmt: skip
+
+    def pause(topic: str, partition: int) -> None:
+        from faust.types import TP
+
+        app.consumer.pause_partitions([TP(topic, partition)])
+
     service = ScoringService(
-        settings,
-        FaustOutputs(app),
-        TableStore(table, metrics.observe_state_size),
-        metrics,
-        load_alert_ids,
-        fetch_range,
-    )
+        settings, FaustOutputs(app), TableStore(tables[TABLE_NAME]),
+        json_store(tables[SENT_TABLE_NAME]), metrics, fetch_range, pause,
+    )  # fmt: skip
     from daemon.agents import register
 
-    register(app, events, service, settings)
-    return Worker(app, events, table, service)
+    register(app, events, mine, service, settings)
+    return Worker(app, events, mine, tables[TABLE_NAME], service)

@@ -426,9 +426,8 @@ def train(
     events = _read_for_models(file, fmt, mapping, tz, settings)
     with console.status(f"features and labels of {len(events)} events, then training"):
         decision = train_offline(
-            events, settings.monitor_policy(), settings.retrain_policy(), out,
-            settings.lstm.device, force=force,
-        )  # fmt: skip
+            events, settings.monitor_policy(), settings.retrain_policy(), out, force=force
+        )
     table = Table(title=f"LSTM trained on {file.name}", show_header=False)
     keys = ("version", "train_examples", "train_positives", "validation_examples",
             "validation_positives", "validation_roc_auc", "train_seconds", "reason")  # fmt: skip
@@ -518,8 +517,6 @@ def backtest(
     from stream_models.backtest import backtest as run_backtest
     from stream_models.backtest import iter_thresholds
     from stream_models.pipeline import MineRunner
-    from stream_models.retrain import Retrainer
-    from stream_models.risk import INPUT_NAMES
 
     try:
         levels = list(iter_thresholds(thresholds))
@@ -531,11 +528,10 @@ def backtest(
     settings = _settings(config, **overrides)
     events = _read_for_models(file, fmt, mapping, tz, settings)
     with tempfile.TemporaryDirectory(prefix="seismowatch-backtest-") as tmp:
-        retrainer = None
-        if settings.lstm.enabled:
-            retrainer = Retrainer(Path(tmp), Path(tmp) / "registry", INPUT_NAMES,
-                                  settings.retrain_policy(), settings.lstm.device)  # fmt: skip
-        runner = MineRunner(settings.monitor_policy(), retrainer)
+        runner = MineRunner.build(
+            settings.monitor_policy(),
+            settings.retrain_policy() if settings.lstm.enabled else None, Path(tmp),
+        )
         progress = Progress(
             TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=err_console,

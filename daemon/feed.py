@@ -1,4 +1,4 @@
-"""Read the alerts topic: the operator feed (``seismowatch alerts``) and the worker's de-dup set."""
+"""Read Kafka directly: the operator feed (``seismowatch alerts``) and the worker's gap re-reads."""
 
 from __future__ import annotations
 
@@ -80,13 +80,6 @@ async def iter_alerts(
                 yield record
     finally:
         await consumer.stop()
-
-
-async def sent_alert_ids(settings: Settings, bootstrap: str) -> set[str]:
-    """Ids of every alert already on the alerts topic: a restarted worker never resends them."""
-    ids = {r["alert_id"] async for r in iter_alerts(settings, bootstrap)}
-    log.info("%d alert ids already on %s", len(ids), settings.topics.alerts)
-    return ids
 
 
 def range_fetcher(settings: Settings, bootstrap: str) -> Any:

@@ -1,14 +1,21 @@
 """Every Prometheus metric of the worker, built on an injectable registry.
 
 Names follow Prometheus conventions: base units (seconds, joules), ``_total`` on
-counters, labels bounded by the configured zones, windows and partitions.
+counters, labels bounded by the zones a worker may own (``worker.max_zones``),
+windows and partitions. Counters and histograms are updated per event; every
+per-zone gauge (rolling windows, risk, hazard state, progressive scores, state
+size) is computed when Prometheus scrapes, by :class:`ZoneCollector`, from the
+zones the worker owns at that moment: a zone whose partition moved away is
+simply not there, and no event pays for gauges nobody reads.
 Tests pass a fresh ``CollectorRegistry`` so they never share state.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import (
     REGISTRY,
@@ -19,6 +26,8 @@ from prometheus_client import (
     Info,
     start_http_server,
 )
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
 
 from stream_models.hazard import STATES
 from stream_models.monitor import Outcome
@@ -28,6 +37,104 @@ _ENERGY_BUCKETS_J = tuple(10.0**k for k in range(1, 9))  # 10 J .. 100 MJ, one p
 _DURATION_BUCKETS_S = (0.25, 0.5, 1, 2, 4, 8, 16, 32)
 _LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30)
 GAUGE_WINDOWS = ("1h", "8h", "24h", "7d")
+# rolling gauge stem -> (feature name stem, help, factor): the window's statistic
+_ROLLING = {
+    "rolling_energy_joules": ("energy_sum_j", "Energy released in the window.", 1.0),
+    "rolling_events": ("count", "Events in the window.", 1.0),
+    "rolling_event_rate_per_second": ("rate_per_h", "Event rate over the window.", 1 / 3600),
+    "rolling_duration_mean_seconds": ("duration_mean_s", "Mean event duration in the window.",
+                                      1.0),
+    "rolling_duration_p90_seconds": ("duration_p90_s",
+                                     "90th percentile of event duration (window).", 1.0),
+    "rolling_b_value": ("b_value", "Aki-Utsu b-value in the window (NaN: too few events).", 1.0),
+    "rolling_benioff_strain_joules_sqrt": ("benioff_strain", "Benioff strain (sum of sqrt E).",
+                                           1.0),
+    "rolling_energy_per_volume_joules_per_cubic_meter": (
+        "energy_per_volume_j_m3", "Energy released per mined volume in the window.", 1.0),
+}  # fmt: skip
+_SCORES = {
+    "model_roc_auc": ("roc_auc", "Progressive-validation ROC-AUC."),
+    "model_log_loss": ("log_loss", "Progressive-validation log loss."),
+    "model_brier_score": ("brier", "Progressive-validation Brier score."),
+    "model_scored_examples": ("n", "Labelled examples behind the progressive scores."),
+    "model_scored_positives": ("positives", "Labelled targets behind the progressive scores."),
+}
+
+
+@dataclass(frozen=True)
+class ZoneSnapshot:
+    """What the collector reads of one owned zone (taken under the service's lock)."""
+
+    zone: str
+    last: Outcome | None  # the zone's last scored event
+    scores: Callable[[], Mapping[str, Mapping[str, float]]]  # progressive scores, on demand
+    state_bytes: int | None  # compressed size of its last stored state
+
+
+class ZoneCollector(Collector):
+    """Per-zone gauges computed at scrape time from the zones the worker owns now."""
+
+    def __init__(self, zones: Callable[[], Sequence[ZoneSnapshot]],
+                 stopped: Callable[[], Sequence[tuple[str, int]]]) -> None:  # fmt: skip
+        self.zones = zones
+        self.stopped = stopped
+
+    def describe(self) -> list:  # type: ignore[type-arg]
+        return []  # families depend on the zones owned at scrape time
+
+    def collect(self) -> Iterator[GaugeMetricFamily | InfoMetricFamily]:
+        def gauge(stem: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"{PREFIX}_{stem}", doc, labels=labels)
+
+        rolling = {stem: gauge(stem, doc, ["zone", "window"])
+                   for stem, (_, doc, _) in _ROLLING.items()}  # fmt: skip
+        risk = gauge("risk_probability", "Probability of a target event within the horizon.",
+                     ["zone"])  # fmt: skip
+        comp = gauge("risk_component_probability",
+                     "Probability by model or baseline for the zone's last event.",
+                     ["zone", "model"])  # fmt: skip
+        anomaly = gauge("anomaly_score", "Anomaly score of the last event.", ["zone"])
+        hazard = gauge("hazard_state", "Hazard state: 0=a none, 1=b low, 2=c high, 3=d danger.",
+                       ["zone"])  # fmt: skip
+        last_t = gauge("last_event_timestamp_seconds", "Event time of the last scored event.",
+                       ["zone"])  # fmt: skip
+        size = gauge("zone_state_bytes",
+                     "Compressed size of the zone's last stored state: one changelog message.",
+                     ["zone"])  # fmt: skip
+        scores = {stem: gauge(stem, doc, ["zone", "model"])
+                  for stem, (_, doc) in _SCORES.items()}  # fmt: skip
+        info = InfoMetricFamily(f"{PREFIX}_model", "Risk model name and version, by zone.",
+                                labels=["zone"])  # fmt: skip
+        for z in self.zones():
+            if z.state_bytes is not None:
+                size.add_metric([z.zone], z.state_bytes)
+            for model, values in z.scores().items():
+                for stem, (key, _) in _SCORES.items():
+                    scores[stem].add_metric([z.zone, model], values.get(key, math.nan))
+            o = z.last
+            if o is None:
+                continue
+            f = o.features
+            for stem, (name, _, factor) in _ROLLING.items():
+                for w in GAUGE_WINDOWS:
+                    value = f.get(f"{name}_{w}")
+                    if value is not None:
+                        rolling[stem].add_metric([z.zone, w], value * factor)
+            risk.add_metric([z.zone], o.probability)
+            for model, p in o.components.items():
+                comp.add_metric([z.zone, model], p)
+            anomaly.add_metric([z.zone], o.anomaly)
+            hazard.add_metric([z.zone], STATES.index(o.state))
+            last_t.add_metric([z.zone], o.event.timestamp)
+            name, _, version = o.model_version.partition("@")
+            info.add_metric([z.zone], {"name": name, "version": version})
+        stopped = gauge("partition_stopped",
+                        "1 while a partition is stopped: its zones' state could not be restored.",
+                        ["topic", "partition"])  # fmt: skip
+        for topic, partition in self.stopped():
+            stopped.add_metric([topic, str(partition)], 1.0)
+        yield from (*rolling.values(), risk, comp, anomaly, hazard, last_t, size,
+                    *scores.values(), info, stopped)  # fmt: skip
 
 
 class WorkerMetrics:
@@ -70,69 +177,9 @@ class WorkerMetrics:
             name("event_duration_seconds"), "Duration of scored events.", ["zone"],
             buckets=_DURATION_BUCKETS_S, registry=r,
         )  # fmt: skip
-        self.rolling_energy = Gauge(
-            name("rolling_energy_joules"), "Energy released in the window.", ["zone", "window"],
-            registry=r,
-        )  # fmt: skip
-        self.rolling_events = Gauge(
-            name("rolling_events"), "Events in the window.", ["zone", "window"], registry=r
-        )
-        self.rolling_rate = Gauge(
-            name("rolling_event_rate_per_second"), "Event rate over the window.",
-            ["zone", "window"], registry=r,
-        )  # fmt: skip
-        self.rolling_duration_mean = Gauge(
-            name("rolling_duration_mean_seconds"), "Mean event duration in the window.",
-            ["zone", "window"], registry=r,
-        )  # fmt: skip
-        self.rolling_duration_p90 = Gauge(
-            name("rolling_duration_p90_seconds"), "90th percentile of event duration (window).",
-            ["zone", "window"], registry=r,
-        )  # fmt: skip
-        self.rolling_b = Gauge(
-            name("rolling_b_value"), "Aki-Utsu b-value in the window (NaN: too few events).",
-            ["zone", "window"], registry=r,
-        )  # fmt: skip
-        self.rolling_benioff = Gauge(
-            name("rolling_benioff_strain_joules_sqrt"), "Benioff strain (sum of sqrt E).",
-            ["zone", "window"], registry=r,
-        )  # fmt: skip
-        self.energy_per_volume = Gauge(
-            name("rolling_energy_per_volume_joules_per_cubic_meter"),
-            "Energy released per mined volume in the window.", ["zone", "window"], registry=r,
-        )  # fmt: skip
-        self.risk_probability = Gauge(
-            name("risk_probability"), "Probability of a target event within the horizon.",
-            ["zone"], registry=r,
-        )  # fmt: skip
-        self.component_probability = Gauge(
-            name("risk_component_probability"),
-            "Probability by model or baseline (river, lstm, fused, baseline_*) for the last event.",
-            ["zone", "model"], registry=r,
-        )  # fmt: skip
-        self.anomaly_score = Gauge(
-            name("anomaly_score"), "Half-Space Trees anomaly score of the last event.", ["zone"],
-            registry=r,
-        )  # fmt: skip
-        self.hazard_state = Gauge(
-            name("hazard_state"), "Hazard state: 0=a none, 1=b low, 2=c high, 3=d danger.",
-            ["zone"], registry=r,
-        )  # fmt: skip
         self.alerts = Counter(
             name("alerts_total"), "Alerts sent, by zone, state and kind (raise, all-clear).",
             ["zone", "state", "kind"], registry=r,
-        )  # fmt: skip
-        self.model_roc_auc = Gauge(
-            name("model_roc_auc"), "Progressive-validation ROC-AUC.", ["zone", "model"],
-            registry=r,
-        )  # fmt: skip
-        self.model_log_loss = Gauge(
-            name("model_log_loss"), "Progressive-validation log loss.", ["zone", "model"],
-            registry=r,
-        )  # fmt: skip
-        self.model_brier = Gauge(
-            name("model_brier_score"), "Progressive-validation Brier score.", ["zone", "model"],
-            registry=r,
         )  # fmt: skip
         self.labels_learned = Counter(
             name("labels_learned_total"), "Examples learned after their horizon passed.",
@@ -147,17 +194,10 @@ class WorkerMetrics:
             name("consumer_lag_messages"), "Messages behind the log end, by partition.",
             ["topic", "partition"], registry=r,
         )  # fmt: skip
-        self.last_event_timestamp = Gauge(
-            name("last_event_timestamp_seconds"), "Event time of the last scored event.",
-            ["zone"], registry=r,
-        )  # fmt: skip
         self.snapshots = Counter(
             name("state_snapshots_total"), "State snapshots written (then offsets acked).",
             registry=r,
         )  # fmt: skip
-        self.model_info = Info(
-            name("model"), "Risk model name and version, by zone.", ["zone"], registry=r
-        )
         self.retrainings = Counter(
             name("lstm_retrainings_total"),
             "LSTM retrainings by result: promoted, rejected (gate), skipped (too little data).",
@@ -172,14 +212,6 @@ class WorkerMetrics:
             name("lstm_training_seconds"), "Wall time of the last LSTM training.", registry=r
         )
         self.lstm_info = Info(name("lstm"), "The LSTM version scoring now.", registry=r)
-        self.model_examples = Gauge(
-            name("model_scored_examples"), "Labelled examples behind the progressive scores.",
-            ["zone", "model"], registry=r,
-        )  # fmt: skip
-        self.model_positives = Gauge(
-            name("model_scored_positives"), "Labelled targets behind the progressive scores.",
-            ["zone", "model"], registry=r,
-        )  # fmt: skip
         self.last_processed = Gauge(
             name("last_processed_timestamp_seconds"),
             "Wall-clock time this worker last scored an event (its start time before the first).",
@@ -205,13 +237,16 @@ class WorkerMetrics:
             "Setting monitoring.roc_auc_min_positives: labelled targets before ModelDegraded.",
             registry=r,
         )  # fmt: skip
-        self.zone_state_bytes = Gauge(
-            name("zone_state_bytes"),
-            "Compressed size of the zone's last stored state: one changelog message.",
+        self.duplicates_applied = Counter(
+            name("events_already_applied_total"),
+            "Events a zone had already applied (a re-export or a re-delivery): dropped, logged.",
             ["zone"], registry=r,
         )  # fmt: skip
-        self._version_seen: dict[str, str] = {}
-        self._window_children: dict[str, list[tuple[str, tuple]]] = {}
+        self.examples_thinned = Counter(
+            name("examples_thinned_total"),
+            "Scored examples a burst left unlearned (the waiting array was full), by zone.",
+            ["zone"], registry=r,
+        )  # fmt: skip
 
     def configure(
         self, thresholds: Sequence[float], stall_after_s: float, roc_auc_floor: float,
@@ -226,7 +261,7 @@ class WorkerMetrics:
         self.last_processed.set_to_current_time()
 
     def init_zones(self, zones: list[str]) -> None:
-        """Export zeros for configured zones at once, so dashboards and rules see them."""
+        """Export zeros for configured zones' counters at once, so rates exist from the start."""
         for result in ("promoted", "rejected", "skipped"):
             self.retrainings.labels(result)
         for source in ("replay", "worker"):
@@ -236,88 +271,41 @@ class WorkerMetrics:
             self.lstm_validation_auc.labels(model).set(math.nan)  # no gate has run yet
         for zone in zones:
             self.events_processed.labels(zone)
-            self.hazard_state.labels(zone).set(0)
             for state in STATES[1:]:
                 self.alerts.labels(zone, state, "raise")
             for state in STATES[:-1]:
                 self.alerts.labels(zone, state, "all-clear")
 
+    def watch(self, zones: Callable[[], Sequence[ZoneSnapshot]],
+              stopped: Callable[[], Sequence[tuple[str, int]]]) -> ZoneCollector:  # fmt: skip
+        """Register the scrape-time collector of the zones a worker owns."""
+        collector = ZoneCollector(zones, stopped)
+        self.registry.register(collector)
+        return collector
+
     def observe(self, outcome: Outcome, latency_s: float | None) -> None:
-        """Record one scored event: counters, histograms and the zone's gauges."""
-        e, zone, f = outcome.event, outcome.event.zone, outcome.features
+        """Record one scored event: counters and histograms (gauges come at scrape time)."""
+        e, zone = outcome.event, outcome.event.zone
         self.events_processed.labels(zone).inc()
         self.event_energy.labels(zone).observe(e.energy_j)
         if e.duration_s is not None:
             self.event_duration.labels(zone).observe(e.duration_s)
-        for w, (energy, events, rate, dur, dur90, b, benioff, per_volume) in self._windows(zone, f):
-            energy.set(f[f"energy_sum_j_{w}"])
-            dur.set(f[f"duration_mean_s_{w}"])
-            dur90.set(f[f"duration_p90_s_{w}"])
-            events.set(f[f"count_{w}"])
-            rate.set(f[f"rate_per_h_{w}"] / 3600)
-            b.set(f[f"b_value_{w}"])
-            benioff.set(f[f"benioff_strain_{w}"])
-            per_volume.set(f[f"energy_per_volume_j_m3_{w}"])
-        self.risk_probability.labels(zone).set(outcome.probability)
-        for model, p in outcome.components.items():
-            self.component_probability.labels(zone, model).set(p)
-        self.anomaly_score.labels(zone).set(outcome.anomaly)
-        self.hazard_state.labels(zone).set(STATES.index(outcome.state))
-        self.last_event_timestamp.labels(zone).set(e.timestamp)
         self.last_processed.set_to_current_time()
-        for ex in outcome.learned:
-            self.labels_learned.labels(zone, "positive" if ex.positive else "negative").inc()
-        for tr in outcome.transitions:
-            self.alerts.labels(zone, tr.state, tr.kind).inc()
         if latency_s is not None:
             self.latency.observe(max(latency_s, 0.0))
-        name, _, version = outcome.model_version.partition("@")
-        if self._version_seen.get(zone) != outcome.model_version:
-            self.model_info.labels(zone).info({"name": name, "version": version})
-            self._version_seen[zone] = outcome.model_version
+        self.observe_learned(zone, outcome.learned)
 
-    def _windows(self, zone: str, features: Mapping[str, float]) -> list[tuple[str, tuple]]:
-        """The zone's per-window gauge children, looked up once (labels() is not free)."""
-        if zone not in self._window_children:
-            gauges = (self.rolling_energy, self.rolling_events, self.rolling_rate,
-                      self.rolling_duration_mean, self.rolling_duration_p90, self.rolling_b,
-                      self.rolling_benioff, self.energy_per_volume)  # fmt: skip
-            self._window_children[zone] = [
-                (w, tuple(g.labels(zone, w) for g in gauges))
-                for w in GAUGE_WINDOWS
-                if f"count_{w}" in features
-            ]
-        return self._window_children[zone]
+    def observe_learned(self, zone: str, learned: Any) -> None:
+        """Examples whose labels matured (label bit 0: the alert target)."""
+        if len(learned):
+            positives = int(learned["labels"][:, 0].sum())
+            if positives:
+                self.labels_learned.labels(zone, "positive").inc(positives)
+            if len(learned) > positives:
+                self.labels_learned.labels(zone, "negative").inc(len(learned) - positives)
 
-    def observe_scores(self, zone: str, scores: Mapping[str, Mapping[str, float]]) -> None:
-        """Progressive scores per model name (``river``, ``anomaly``, ...)."""
-        for model, values in scores.items():
-            for gauge, key in ((self.model_roc_auc, "roc_auc"), (self.model_log_loss, "log_loss"),
-                               (self.model_brier, "brier"), (self.model_examples, "n"),
-                               (self.model_positives, "positives")):  # fmt: skip
-                v = values.get(key, math.nan)
-                gauge.labels(zone, model).set(v)
-
-    def forget_zone(self, zone: str) -> None:
-        """Drop the zone's gauges when its partition moves to another worker.
-
-        A gauge left behind would go on reporting the zone's last hazard state
-        from this worker, and keep a hazard alert firing after the zone calmed down.
-        Counters and histograms stay: rates over them remain right.
-        """
-        gauges = [m for m in vars(self).values() if isinstance(m, Gauge)
-                  and "zone" in m._labelnames]  # fmt: skip
-        for gauge in gauges:
-            for family in gauge.collect():
-                for sample in family.samples:
-                    if sample.labels.get("zone") == zone:
-                        gauge.remove(*sample.labels.values())
-        self._window_children.pop(zone, None)
-        self._version_seen.pop(zone, None)
-
-    def observe_state_size(self, zone: str, size_bytes: int) -> None:
-        """A zone's state was stored: its message size (alert rule ZoneStateLarge)."""
-        self.zone_state_bytes.labels(zone).set(size_bytes)
+    def observe_alert(self, zone: str, state: str, kind: str) -> None:
+        self.alerts.labels(zone, state, kind).inc()
 
     def observe_retraining(self, decision: Mapping[str, object], active: str | None) -> None:
         """One finished retraining: its result, its scores, and the version now scoring."""

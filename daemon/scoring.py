@@ -2,18 +2,24 @@
 
 Delivery is at-least-once with idempotent effects:
 
-* Outputs (features, risk, alerts) are sent as each event is processed.
+* Each event's risk record (its features inside) and alerts are sent as it is
+  processed; an event of a zone goes on to the mine-wide topic, where the
+  mine-wide scope scores it again.
 * Every ``snapshot_every`` events or ``snapshot_interval_s`` seconds the outputs
   are flushed, the LSTM's history store is committed, each touched zone's River
-  models are saved to the state directory,
-  its JSON state (with the partition offset it covers) is written to the
-  changelog-backed table, and only then are the events acked, so Kafka never
-  commits an offset whose effect on the state is not stored.
-* After a crash or rebalance, redelivered events at or below the partition's
-  stored offset are skipped, offsets the consumer skipped are read back from
-  Kafka, and later ones are processed again from the restored state, which gives
-  the same scores and the same alert ids; alert ids already on the alerts topic
-  are never sent again.
+  models are saved to the state directory, its packed state (with the offset of
+  its partition it covers) is written to the changelog-backed table, and only
+  then are the events acked: Kafka never commits an offset whose effect on the
+  state is not stored.
+* After a crash or rebalance, redelivered offsets at or below the stored one
+  are skipped, offsets the consumer skipped are read back from Kafka, and later
+  ones are processed again from the restored state, which gives the same
+  scores and the same alert ids; an id already sent (kept per zone in the
+  ``sent-alerts`` table, written right after each alert) is not sent again, and
+  an event id a zone already applied is dropped and counted.
+* A zone whose stored state or model file cannot be used stops its partition
+  (nothing processed or acked there, ``seismowatch_partition_stopped``) rather
+  than start fresh models that the next snapshot would store over the old ones.
 """
 
 from __future__ import annotations
@@ -21,27 +27,44 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import pickle
 import re
+import threading
 import time
+import zlib
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from config.settings import Settings
-from daemon.metrics import WorkerMetrics
+from daemon.metrics import WorkerMetrics, ZoneSnapshot
 from replay.rejects import Reject
+from replay.stream import SENT_AT_HEADER
 from stream_models.events import Event, WireFormatError
-from stream_models.monitor import LateEventError, Outcome, ZoneMonitor
-from stream_models.records import alert_record, dumps, features_record, risk_record
+from stream_models.hazard import Transition
+from stream_models.monitor import (
+    PAYLOAD,
+    DuplicateEventError,
+    LateEventError,
+    Outcome,
+    ZoneMonitor,
+)
+from stream_models.pipeline import mine_policy
+from stream_models.records import alert_record, dumps, risk_record
 from stream_models.retrain import Retrainer
 from stream_models.risk import INPUT_NAMES, RiskModel
+from stream_models.state import StateError
 
 log = logging.getLogger(__name__)
 _MODEL_FILES_KEPT = 3  # the version the table refers to, plus newer ones a crash left behind
+SENT_KEPT = 64  # alert ids remembered per zone: far more than one snapshot interval sends
+_GAP_TRIES = (0.5, 1.0, 2.0)  # seconds between re-reads of offsets Kafka did not return
 
 Ack = Callable[[], Awaitable[Any]]
+TP = tuple[str, int]  # (topic, partition)
 # (topic, partition, start, end) -> [(offset, value, sent_at)] for offsets in [start, end)
 FetchRange = Callable[[str, int, int, int], Awaitable[list[tuple[int, bytes, float | None]]]]
 
@@ -49,15 +72,51 @@ FetchRange = Callable[[str, int, int, int], Awaitable[list[tuple[int, bytes, flo
 class Outputs(Protocol):
     """Where records go: the Faust producer in the worker, a list in unit tests."""
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> None: ...
+    async def send(self, topic: str, key: bytes, value: bytes,
+                   headers: list[tuple[str, bytes]] | None = None) -> None: ...
 
     async def flush(self) -> None: ...
+
+
+class RestoreError(RuntimeError):
+    """A zone's stored state or model file cannot be used: its partition stops."""
+
+
+class GapError(RuntimeError):
+    """Kafka returned fewer of the skipped offsets than asked, even after retries."""
+
+
+class StreamClock:
+    """A partition's event time; it runs on in real time once the stream has been quiet for
+    ``idle_s`` (wall clock), so a silent mine's forecasts still expire.
+
+    >>> c = StreamClock(idle_s=60)
+    >>> c.observe(1000.0, wall=0.0); c.now(wall=30.0), c.now(wall=90.0)
+    (1000.0, 1090.0)
+    """
+
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
+        self.t = float("-inf")
+        self.wall = 0.0
+
+    def observe(self, t: float, wall: float) -> None:
+        self.t = max(self.t, t)
+        self.wall = wall
+
+    def now(self, wall: float) -> float:
+        quiet = wall - self.wall
+        return self.t + quiet if quiet >= self.idle_s else self.t
 
 
 @dataclass
 class _Zone:
     monitor: ZoneMonitor
-    partition: int | None = None  # where the zone's events arrive (set by its first event)
+    source: TP | None = None  # where the zone's events arrive (set by its first event)
+    last: Outcome | None = None  # for the metrics collector
+    sent: deque[str] = field(default_factory=lambda: deque(maxlen=SENT_KEPT))
+    state_bytes: int | None = None
+    thinned: int = 0  # examples the labeler thinned out that the metric has counted
 
 
 def _safe_name(zone: str) -> str:
@@ -71,17 +130,6 @@ class AlertLog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def ids(self) -> set[str]:
-        if not self.path.exists():
-            return set()
-        out = set()
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                out.add(json.loads(line)["alert_id"])
-            except (ValueError, KeyError, TypeError):
-                log.warning("unreadable line in alert log %s", self.path)
-        return out
-
     def append(self, record: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
@@ -91,80 +139,112 @@ class ScoringService:
     """Per-worker state: one :class:`ZoneMonitor` per zone this worker owns."""
 
     def __init__(
-        self,
-        settings: Settings,
-        outputs: Outputs,
-        store: MutableMapping[str, Any],
-        metrics: WorkerMetrics,
-        load_alert_ids: Callable[[], Awaitable[set[str]]],
-        fetch_range: FetchRange,
-    ) -> None:
+        self, settings: Settings, outputs: Outputs, store: MutableMapping[str, Any],
+        sent_store: MutableMapping[str, Any], metrics: WorkerMetrics, fetch_range: FetchRange,
+        pause: Callable[[str, int], None] | None = None,
+    ) -> None:  # fmt: skip
         self.settings = settings
         self.outputs = outputs
         self.store = store
+        self.sent_store = sent_store
         self.metrics = metrics
-        self.load_alert_ids = load_alert_ids
         self.fetch_range = fetch_range
-        self.applied: dict[int, int] = {}  # partition -> last offset whose effect is in the state
+        self.pause = pause
+        self.applied: dict[TP, int] = {}  # last offset whose effect is in the state
+        self.clocks: dict[TP, StreamClock] = {}
+        self.stopped: dict[TP, str] = {}  # partitions whose state could not be restored
         self.policy = settings.monitor_policy()
+        self.mine_scope = settings.mine_scope_name
         self.zones: dict[str, _Zone] = {}
+        self._zones_lock = threading.Lock()  # the metrics collector reads zones from its thread
         self.model_dir = settings.state_dir / "models"
         self.alert_log = AlertLog(settings.alert_log_path)
-        self.known_alert_ids: set[str] | None = None
         self.lock = asyncio.Lock()
         self._unacked: list[Ack] = []
         self._dirty: set[str] = set()
         self._last_snapshot = time.monotonic()
         self.retrainer = (
             Retrainer(settings.state_dir, settings.registry_dir, INPUT_NAMES,
-                      settings.retrain_policy(), settings.lstm.device)
+                      settings.retrain_policy())
             if settings.lstm.enabled else None
         )  # fmt: skip
         if self.retrainer is not None and self.retrainer.active is not None:
             metrics.lstm_info.info({"version": self.retrainer.active.version})
+        metrics.watch(self.snapshots, lambda: sorted(self.stopped))
 
-    # -- zone state ------------------------------------------------------------------
+    def snapshots(self) -> list[ZoneSnapshot]:
+        """What the metrics collector exports, read at scrape time."""
+        with self._zones_lock:
+            zones = list(self.zones.items())
+        return [ZoneSnapshot(name, z.last, z.monitor.metrics, z.state_bytes) for name, z in zones]
 
-    def _model_path(self, zone: str, version: str) -> Path:
-        """One file per model version, so a crash between saving a model and storing the
-        table state that refers to it leaves the referenced file intact."""
-        n = version.rpartition("@")[2]
-        return self.model_dir / _safe_name(zone) / f"{n}.pkl"
+    # -- zone state --------------------------------------------------------------------
 
-    def _save_model(self, zone: str, model: RiskModel) -> None:
-        path = self._model_path(zone, model.version)
-        if not path.exists():
-            model.save(path)
+    def _model_path(self, zone: str, events: int) -> Path:
+        """One file per stored state (named by the zone's event count), so a crash between
+        saving a model and storing the table state that refers to it leaves the referenced
+        file intact."""
+        return self.model_dir / _safe_name(zone) / f"{events}.pkl"
+
+    def _save_model(self, zone: str, mon: ZoneMonitor) -> None:
+        path = self._model_path(zone, mon.events)
+        mon.model.save(path)
         versions = sorted(path.parent.glob("*.pkl"), key=lambda p: int(p.stem))
         for old in versions[:-_MODEL_FILES_KEPT]:
             old.unlink(missing_ok=True)
 
-    def _restore(self, zone: str, saved: Any) -> _Zone:
-        if saved is None:
-            return _Zone(ZoneMonitor(zone, self.policy))
-        model = None
-        path = self._model_path(zone, saved["monitor"]["model_version"])
-        if path.exists():
-            model = RiskModel.load(path, self.settings.state_dir)
-        else:
-            log.warning("zone %s: no model file here (%s): starting a new model", zone, path)
-        mon = ZoneMonitor.from_state(saved["monitor"], self.policy, model)
-        log.info("zone %s: restored at offset %s, %d events", zone, saved["offset"], mon.events)
-        return _Zone(mon, saved["partition"])
+    def _restore(self, name: str, saved: dict[str, Any]) -> _Zone:
+        """One zone from its stored state; :class:`RestoreError` if any part is unusable."""
+        try:
+            state = saved["monitor"]
+            model = None
+            if int(state["events"]):
+                path = self._model_path(name, int(state["events"]))
+                if not path.exists():
+                    raise RestoreError(
+                        f"zone {name}: model file {path} that its stored state refers to is "
+                        "missing (a worker on another host without this state_dir?): restore "
+                        "the file, or delete the zone's state to start it anew"
+                    )
+                model = RiskModel.load(path, self.settings.state_dir)
+            policy = mine_policy(self.policy) if name == self.mine_scope else self.policy
+            mon = ZoneMonitor.from_state(state, policy, model)
+            source = (str(saved["source"][0]), int(saved["source"][1]))
+        except RestoreError:
+            raise
+        except (KeyError, TypeError, ValueError, OSError, pickle.UnpicklingError,
+                EOFError, AttributeError) as exc:  # fmt: skip
+            raise RestoreError(f"zone {name}: stored state or model unusable ({exc!r})") from exc
+        sent = self.sent_store.get(name) or []
+        log.info("zone %s: restored at offset %s, %d events", name, saved["offset"], mon.events)
+        return _Zone(mon, source, sent=deque(sent, maxlen=SENT_KEPT),
+                     thinned=mon.labeler.thinned)
 
-    def _restore_partition(self, partition: int) -> None:
+    def _restore_partition(self, tp: TP) -> None:
         """First event of a partition since start or rebalance: restore all its zones.
 
         The partition's applied offset is the newest one any of its zones stored.
         """
         applied = -1
         for name in list(self.store):
-            saved = self.store.get(name)
-            if saved is None or saved.get("partition") != partition:
+            try:
+                saved = self.store.get(name)
+            except (zlib.error, StateError, ValueError) as exc:
+                raise RestoreError(f"zone {name}: stored state unreadable ({exc})") from exc
+            if saved is None or tuple(saved.get("source", ())) != tp:
                 continue
-            self.zones[name] = self._restore(name, saved)
+            zone = self._restore(name, saved)
+            with self._zones_lock:
+                self.zones[name] = zone
             applied = max(applied, int(saved["offset"]))
-        self.applied[partition] = applied
+        self.applied[tp] = applied
+
+    async def _stop(self, tp: TP, exc: Exception) -> None:
+        """Stop a partition: its events stay unprocessed and unacked until someone fixes it."""
+        self.stopped[tp] = str(exc)
+        log.error("partition %s/%d stopped: %s", tp[0], tp[1], exc)
+        if self.pause is not None:
+            self.pause(*tp)
 
     # -- the event path --------------------------------------------------------------
 
@@ -172,65 +252,128 @@ class ScoringService:
         self, value: bytes, topic: str, partition: int, offset: int,
         sent_at: float | None, ack: Ack,
     ) -> Outcome | None:  # fmt: skip
-        """Process one message of the events topic; ``ack`` is called after the next snapshot.
+        """Process one message of the events or mine topic; ``ack`` runs after the next snapshot.
 
         ``sent_at`` is when the producer handed the event to Kafka (latency metric).
         """
+        tp = (topic, partition)
         async with self.lock:
+            if tp in self.stopped:
+                return None
             try:
-                if partition not in self.applied:
-                    self._restore_partition(partition)
-                if offset <= self.applied[partition]:
+                if tp not in self.applied:
+                    self._restore_partition(tp)
+                if offset <= self.applied[tp]:
                     self.metrics.duplicates_skipped.labels(str(partition)).inc()
                     self._unacked.append(ack)
                     return None
-                if offset > self.applied[partition] + 1:
-                    await self._replay_gap(topic, partition, self.applied[partition] + 1, offset)
-                outcome = await self._process(value, topic, partition, offset, sent_at)
+                if offset > self.applied[tp] + 1:
+                    await self._replay_gap(tp, self.applied[tp] + 1, offset)
+            except (RestoreError, GapError) as exc:
+                await self._stop(tp, exc)
+                return None
+            try:
+                outcome = await self._process(value, tp, offset, sent_at)
             except Exception as exc:  # one bad event must never stop the stream
-                await self._failed(value, topic, partition, offset, exc)
+                await self._failed(value, tp, offset, exc)
                 outcome = None
-            self.applied[partition] = offset
+            self.applied[tp] = offset
             self._unacked.append(ack)  # after processing: a snapshot within it must not ack it
             if len(self._unacked) >= self.settings.worker.snapshot_every or self._snapshot_due():
                 await self._snapshot()
             return outcome
 
+    def _zone(self, name: str) -> _Zone | None:
+        """The zone's monitor, created at its first event; None past ``worker.max_zones``."""
+        zone = self.zones.get(name)
+        if zone is not None:
+            return zone
+        known = name in self.settings.known_zones
+        if not known and len(self.zones) >= self.settings.worker.max_zones:
+            return None
+        policy = mine_policy(self.policy) if name == self.mine_scope else self.policy
+        # alerts it sent before a crash that came before its first stored state
+        sent = deque(self.sent_store.get(name) or [], maxlen=SENT_KEPT)
+        zone = _Zone(ZoneMonitor(name, policy), sent=sent)
+        with self._zones_lock:
+            self.zones[name] = zone
+        return zone
+
     async def _process(
-        self, value: bytes, topic: str, partition: int, offset: int, sent_at: float | None
+        self, value: bytes, tp: TP, offset: int, sent_at: float | None
     ) -> Outcome | None:
         try:
             event = Event.from_wire(value)
         except WireFormatError as exc:
-            await self._dead_letter(value, topic, partition, offset, str(exc))
+            await self._dead_letter(value, tp, offset, str(exc))
             return None
-        zone = self.zones.get(event.zone)
+        topics = self.settings.topics
+        if tp[0] == topics.mine and self.mine_scope:
+            event = replace(event, zone=self.mine_scope)
+        zone = self._zone(event.zone)
         if zone is None:
-            zone = self.zones[event.zone] = _Zone(ZoneMonitor(event.zone, self.policy))
+            await self._dead_letter(
+                value, tp, offset, f"zone {event.zone!r} would be zone number "
+                f"{len(self.zones) + 1} of this worker, over worker.max_zones "
+                f"({self.settings.worker.max_zones}): configure it, or raise the limit",
+                "zone_limit", "zone",
+            )  # fmt: skip
+            return None
         try:
             t = zone.monitor.event_time(event)
         except LateEventError as exc:  # the zone's state stays as it was
-            await self._dead_letter(value, topic, partition, offset, str(exc), "late_event", "time")
+            await self._dead_letter(value, tp, offset, str(exc), "late_event", "time")
             return None
-        r = self.retrainer
+        clock = self.clocks.setdefault(tp, StreamClock(self.settings.worker.idle_clock_s))
+        clock.observe(t, time.monotonic())
+        await self._advance(tp, clock.t)
+        # the LSTM learns from and scores the zones; the mine-wide scope, on its own agent,
+        # would feed it in an order no in-process run reproduces
+        r = self.retrainer if event.zone != self.mine_scope else None
         if r is not None:
             await self._retrain_step(r, t)
-        outcome = zone.monitor.process(event, r.active if r is not None else None)
+        try:
+            outcome = zone.monitor.process(event, r.active if r is not None else None)
+        except DuplicateEventError as exc:
+            log.info("%s (%s/%d@%d)", exc, tp[0], tp[1], offset)
+            self.metrics.duplicates_applied.labels(event.zone).inc()
+            return None
         if r is not None:
-            r.record(event.zone, outcome.learned)
-        zone.partition = partition
+            r.record(event.zone, outcome.learned, PAYLOAD)
+        zone.source, zone.last = tp, outcome
         self._dirty.add(event.zone)
-        key = event.event_id.encode()
-        topics = self.settings.topics
-        await self.outputs.send(topics.features, key, dumps(features_record(outcome)))
-        await self.outputs.send(topics.risk, key, dumps(risk_record(outcome)))
+        await self.outputs.send(topics.risk, event.event_id.encode(), risk_record(outcome))
         for tr in outcome.transitions:
-            await self._alert(tr, outcome, zone.monitor)
-        latency = time.time() - sent_at if sent_at else None
-        self.metrics.observe(outcome, latency)
-        if outcome.learned:
-            self.metrics.observe_scores(event.zone, zone.monitor.metrics())
+            await self._alert(zone, tr, outcome)
+        if self.mine_scope and tp[0] == topics.events:  # the replay's send time goes along
+            sent = [(SENT_AT_HEADER, repr(sent_at).encode())] if sent_at else None
+            await self.outputs.send(topics.mine, self.mine_scope.encode(), value, sent)
+        self.metrics.observe(outcome, time.time() - sent_at if sent_at else None)
+        self._count_thinned(zone)
         return outcome
+
+    def _count_thinned(self, zone: _Zone) -> None:
+        thinned = zone.monitor.labeler.thinned
+        if thinned > zone.thinned:
+            self.metrics.examples_thinned.labels(zone.monitor.zone).inc(thinned - zone.thinned)
+            zone.thinned = thinned
+
+    async def _advance(self, tp: TP, clock: float) -> None:
+        """Let ``tp``'s clock reach its quiet zones: labels mature, forecasts expire, episodes
+        close. A zone moves only with its own partition's clock, which no later event of
+        the zone can precede."""
+        for name, zone in list(self.zones.items()):
+            if zone.source != tp:
+                continue
+            adv = zone.monitor.advance(clock)
+            if not len(adv.learned) and not adv.transitions:
+                continue
+            self._dirty.add(name)
+            if self.retrainer is not None and name != self.mine_scope:
+                self.retrainer.record(name, adv.learned, PAYLOAD)
+            self.metrics.observe_learned(name, adv.learned)
+            for tr in adv.transitions:
+                await self._alert(zone, tr, None)
 
     async def _retrain_step(self, r: Retrainer, t: float) -> None:
         """Start a due LSTM retraining, then hot-swap a finished, promoted version.
@@ -252,51 +395,64 @@ class ScoringService:
         for decision in r.poll():
             self.metrics.observe_retraining(decision, r.active.version if r.active else None)
 
-    async def _replay_gap(self, topic: str, partition: int, start: int, end: int) -> None:
+    async def _replay_gap(self, tp: TP, start: int, end: int) -> None:
         """Process offsets ``[start, end)`` that the consumer skipped, read from Kafka directly.
 
         The consumer group resumes from its committed offset, which may lie past
         the last stored state (Faust skips offsets it counts as gaps, and drops
         messages fetched across a rebalance): the state must still see every event.
+        A read that returns fewer offsets than asked is retried, then stops the
+        partition (:class:`GapError`): silently skipping them would lose events.
         """
-        messages = await self.fetch_range(topic, partition, start, end)
+        messages: list[tuple[int, bytes, float | None]] = []
+        for pause in (*_GAP_TRIES, None):
+            messages = await self.fetch_range(tp[0], tp[1], start, end)
+            if len(messages) >= end - start:
+                break
+            if pause is None:
+                raise GapError(
+                    f"{tp[0]}/{tp[1]}: offsets {start}..{end - 1} were not delivered and Kafka "
+                    f"returned {len(messages)} of {end - start} after {len(_GAP_TRIES) + 1} "
+                    "reads; the partition stops rather than skip events"
+                )
+            await asyncio.sleep(pause)
         log.warning(
-            "partition %d: %d event(s) at offsets %d..%d were not delivered after a restart "
-            "or rebalance: read them from Kafka directly", partition, len(messages), start, end - 1,
+            "partition %s/%d: %d event(s) at offsets %d..%d were not delivered after a restart "
+            "or rebalance: read them from Kafka directly", tp[0], tp[1], len(messages), start,
+            end - 1,
         )  # fmt: skip
         self.metrics.gap_replayed.inc(len(messages))
-        for off, value, sent in messages:
+        for off, value, sent in sorted(messages)[: end - start]:
             try:
-                await self._process(value, topic, partition, off, sent)
+                await self._process(value, tp, off, sent)
             except Exception as exc:  # the same rule as for delivered events
-                await self._failed(value, topic, partition, off, exc)
+                await self._failed(value, tp, off, exc)
+            self.applied[tp] = off
 
-    async def _alert(self, tr: Any, outcome: Outcome, monitor: ZoneMonitor) -> None:
-        if self.known_alert_ids is None:
-            self.known_alert_ids = await self.load_alert_ids() | self.alert_log.ids()
-        if tr.alert_id in self.known_alert_ids:
+    async def _alert(self, zone: _Zone, tr: Transition, outcome: Outcome | None) -> None:
+        if tr.alert_id in zone.sent:
             log.info("alert %s already sent before a restart: not sent again", tr.alert_id)
             return
-        top = monitor.model.contributions(outcome.inputs) if tr.kind == "raise" else []
+        top = (zone.monitor.model.contributions(outcome.inputs)
+               if tr.kind == "raise" and outcome is not None else [])  # fmt: skip
         record = alert_record(tr, outcome, top, datetime.now(UTC).isoformat())
         await self.outputs.send(self.settings.topics.alerts, tr.zone.encode(), dumps(record))
-        self.known_alert_ids.add(tr.alert_id)
+        zone.sent.append(tr.alert_id)
+        self.sent_store[tr.zone] = list(zone.sent)  # at once: a crash now must not resend it
         self.alert_log.append(record)
+        self.metrics.observe_alert(tr.zone, tr.state, tr.kind)
 
-    async def _failed(
-        self, value: bytes, topic: str, partition: int, offset: int, exc: Exception
-    ) -> None:
-        log.exception("event at %s/%d@%d failed", topic, partition, offset)
-        await self._dead_letter(
-            value, topic, partition, offset, f"processing error: {exc!r}", "processing_error"
-        )
+    async def _failed(self, value: bytes, tp: TP, offset: int, exc: Exception) -> None:
+        log.exception("event at %s/%d@%d failed", tp[0], tp[1], offset)
+        await self._dead_letter(value, tp, offset, f"processing error: {exc!r}",
+                                "processing_error")  # fmt: skip
 
     async def _dead_letter(
-        self, value: bytes, topic: str, partition: int, offset: int, reason: str,
-        kind: str = "wire_format", column: str = "value",
+        self, value: bytes, tp: TP, offset: int, reason: str, kind: str = "wire_format",
+        column: str = "value",
     ) -> None:  # fmt: skip
         reject = Reject(
-            file=f"kafka:{topic}/{partition}", row=offset, column=column,
+            file=f"kafka:{tp[0]}/{tp[1]}", row=offset, column=column,
             value=value[:200].decode("utf-8", "replace"), reason=reason,
         )  # fmt: skip
         log.warning("dead-lettered %s", reject)
@@ -310,17 +466,18 @@ class ScoringService:
         if not self._unacked and not self._dirty:
             return
         await self.outputs.flush()
-        touched = {self.zones[name].partition for name in self._dirty}
+        touched = {self.zones[name].source for name in self._dirty if name in self.zones}
         for name, zone in sorted(self.zones.items()):
-            if zone.partition not in touched:
+            if zone.source not in touched or zone.source is None:
                 continue
             if name in self._dirty:
-                self._save_model(name, zone.monitor.model)
+                self._save_model(name, zone.monitor)
             self.store[name] = {
                 "monitor": zone.monitor.to_state(),
-                "partition": zone.partition,
-                "offset": self.applied[zone.partition],  # the partition's, not just the zone's
+                "source": list(zone.source),
+                "offset": self.applied.get(zone.source, -1),  # the partition's, not the zone's
             }
+            zone.state_bytes = getattr(self.store, "last_size", None)
         if self.retrainer is not None:
             self.retrainer.commit()
         await self.outputs.flush()
@@ -334,20 +491,24 @@ class ScoringService:
         return time.monotonic() - self._last_snapshot >= self.settings.worker.snapshot_interval_s
 
     async def tick(self) -> None:
-        """Timer: snapshot a quiet stream's tail so its offsets get committed too."""
+        """Timer: quiet zones follow their partition's clock; a quiet stream's tail is stored."""
         async with self.lock:
+            wall = time.monotonic()
+            for tp, clock in list(self.clocks.items()):
+                if tp not in self.stopped:
+                    await self._advance(tp, clock.now(wall))
             if self._snapshot_due():
                 await self._snapshot()
 
     async def on_revoked(self) -> None:
-        """Before partitions move: store everything, forget zones and known alert ids."""
+        """Before partitions move: store everything, forget zones; the next owner restores."""
         async with self.lock:
             await self._snapshot()
-            for zone in self.zones:
-                self.metrics.forget_zone(zone)
-            self.zones.clear()
+            with self._zones_lock:
+                self.zones.clear()
             self.applied.clear()
-            self.known_alert_ids = None
+            self.clocks.clear()
+            self.stopped.clear()
 
     def close(self) -> None:
         """At shutdown, after the last snapshot: close the history store, stop training."""

@@ -8,7 +8,7 @@ from config.settings import Settings
 from daemon import metrics as metrics_mod
 from daemon.app import create_app
 from daemon.compat import is_embedded_cluster
-from daemon.feed import range_fetcher, sent_alert_ids
+from daemon.feed import range_fetcher
 from replay.broker import cluster_id, ensure_topics
 from replay.exceptions import SeismowatchError
 
@@ -22,7 +22,7 @@ def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") ->
     embedded = is_embedded_cluster(cluster_id(settings, bootstrap))
     ensure_topics(settings, bootstrap)
     worker_metrics = metrics_mod.WorkerMetrics()
-    worker_metrics.init_zones([z.name for z in settings.zones] or [settings.default_zone])
+    worker_metrics.init_zones(settings.known_zones)
     m = settings.monitoring
     worker_metrics.configure(
         settings.alerts.thresholds, m.stall_after_h * 3600, m.roc_auc_floor,
@@ -36,15 +36,11 @@ def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") ->
             "(set metrics_port or SEISMOWATCH_METRICS_PORT)"
         ) from None
 
-    async def load_alert_ids() -> set[str]:
-        return await sent_alert_ids(settings, bootstrap)
-
     built = create_app(
         settings,
         bootstrap,
         embedded_cluster=embedded,
         metrics=worker_metrics,
-        load_alert_ids=load_alert_ids,
         fetch_range=range_fetcher(settings, bootstrap),
     )
     faust.Worker(built.app, loglevel=loglevel, quiet=True).execute_from_commandline()

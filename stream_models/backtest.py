@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 
 from stream_models.events import Event
+from stream_models.labels import example_key
 from stream_models.metrics import roc_auc
 from stream_models.monitor import COMPONENTS
-from stream_models.pipeline import MineRunner
+from stream_models.pipeline import Advanced, MineRunner
 
 DAY = 86400.0
 GAIN_AT = (0.05, 0.10, 0.20)
@@ -62,31 +63,48 @@ class Collected:
 def collect(
     runner: MineRunner, events: Iterable[Event], on_event: Any = None
 ) -> Collected:
-    """Run ``events`` through ``runner``; labels come from the labeler as they mature."""
+    """Run ``events`` through ``runner``; labels come from the labeler as they mature.
+
+    Only the zones' own outcomes are collected: the mine-wide scope sees the same
+    events again and is scored on its own (:func:`collect` of a runner without zones).
+    """
     t, zone, ids, energy, state = [], [], [], [], []
     scores: dict[str, list[float]] = {c: [] for c in COMPONENTS}
-    index: dict[tuple[str, str], int] = {}
+    index: dict[tuple[str, int], int] = {}
     labels: dict[int, int] = {}
-    for i, out in enumerate(runner.run(events)):
-        e = out.event
-        t.append(e.timestamp)
-        zone.append(e.zone)
-        ids.append(e.event_id)
-        energy.append(e.energy_j)
-        state.append(out.state)
-        for c in COMPONENTS:
-            scores[c].append(out.components[c])
-        index[(e.zone, e.event_id)] = i
-        for ex in out.learned:
-            labels[index[(e.zone, ex.event_id)]] = int(ex.positive)
+
+    def label(z: str, learned: np.ndarray) -> None:
+        for key, bits in zip(learned["key"].tolist(), learned["labels"][:, 0].tolist(),
+                             strict=True):  # fmt: skip
+            i = index.get((z, key))
+            if i is not None:
+                labels[i] = int(bits)
+
+    for i, event in enumerate(events):
+        for step in runner.process(event):
+            if isinstance(step, Advanced):
+                label(step.zone, step.learned)
+                continue
+            label(step.event.zone, step.learned)
+            if step.event.zone == runner.mine_scope:
+                continue
+            e = step.event
+            index[(e.zone, example_key(e.event_id))] = len(t)
+            t.append(e.timestamp)
+            zone.append(e.zone)
+            ids.append(e.event_id)
+            energy.append(e.energy_j)
+            state.append(step.state)
+            for c in COMPONENTS:
+                scores[c].append(step.components[c])
         if on_event is not None:
             on_event(i)
-    label = np.full(len(t), -1, dtype=int)
+    label_arr = np.full(len(t), -1, dtype=int)
     for i, y in labels.items():
-        label[i] = y
+        label_arr[i] = y
     return Collected(
         np.asarray(t, float), np.asarray(zone, object), ids, np.asarray(energy, float),
-        {c: np.asarray(v, float) for c, v in scores.items()}, state, label,
+        {c: np.asarray(v, float) for c, v in scores.items()}, state, label_arr,
         list(runner.decisions),
     )  # fmt: skip
 

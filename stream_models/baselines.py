@@ -11,19 +11,20 @@
   targets after each state.
 
 Frequencies are learned from delayed labels only, like the models, so the
-comparison is fair. All state is JSON.
+comparison is fair. The state is bounded: targets are counted in a ring of
+7-hour buckets over the last week (the bucketed span of the feature windows).
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
 BASELINES = ("baseline_rate", "baseline_last_shift_energy", "baseline_abcd")
 SHIFT_WINDOW = "8h"
 RATE_WINDOW_S = 7 * 86400.0
+_RATE_BUCKETS = 24  # the week in 7-hour buckets, like the feature windows
 ABCD_ENERGY = (0.1, 0.5, 1.0)  # shift energy / target energy for b, c, d
 ABCD_ACTIVITY = (1.5, 2.0, 3.0)  # shift event rate / 7-day rate for b, c, d
 
@@ -99,19 +100,26 @@ class Baselines:
     def __init__(self, horizon_s: float, target_energy_j: float) -> None:
         self.horizon_s = horizon_s
         self.target_energy_j = target_energy_j
-        self.target_times: deque[float] = deque()
+        self.targets = [0] * _RATE_BUCKETS  # target events per 7-hour bucket
+        self.head = -1  # bucket number of the newest bucket
         self.shift = FrequencyTable()
         self.abcd = FrequencyTable()
+
+    def _count_target(self, t: float, target: bool) -> int:
+        """Roll the weekly ring to ``t``, count a target there; targets in the week."""
+        k = math.floor(t / (RATE_WINDOW_S / _RATE_BUCKETS))
+        for bucket in range(max(self.head + 1, k - _RATE_BUCKETS + 1), k + 1):
+            self.targets[bucket % _RATE_BUCKETS] = 0
+        self.head = max(self.head, k)
+        self.targets[k % _RATE_BUCKETS] += int(target)
+        return sum(self.targets)
 
     def score(
         self, features: Mapping[str, float], t: float, energy_j: float
     ) -> tuple[dict[str, float], dict[str, int]]:
         """Probabilities as of the event at ``t`` (included), and the bins to learn later."""
-        if energy_j >= self.target_energy_j:
-            self.target_times.append(t)
-        while self.target_times and self.target_times[0] <= t - RATE_WINDOW_S:
-            self.target_times.popleft()
-        rate = (len(self.target_times) + 0.5) / RATE_WINDOW_S
+        n_targets = self._count_target(t, energy_j >= self.target_energy_j)
+        rate = (n_targets + 0.5) / RATE_WINDOW_S
         shift_energy = max(features.get(f"energy_sum_j_{SHIFT_WINDOW}", 0.0), 0.0)
         bins = {
             "shift": math.floor(4 * math.log10(1 + shift_energy)),
@@ -130,14 +138,14 @@ class Baselines:
     def to_state(self) -> dict[str, Any]:
         return {
             "horizon_s": self.horizon_s, "target_energy_j": self.target_energy_j,
-            "target_times": list(self.target_times),
+            "targets": self.targets, "head": self.head,
             "shift": self.shift.to_state(), "abcd": self.abcd.to_state(),
         }  # fmt: skip
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Baselines:
         b = cls(float(state["horizon_s"]), float(state["target_energy_j"]))
-        b.target_times = deque(float(t) for t in state["target_times"])
+        b.targets, b.head = [int(v) for v in state["targets"]], int(state["head"])
         b.shift = FrequencyTable.from_state(state["shift"])
         b.abcd = FrequencyTable.from_state(state["abcd"])
         return b

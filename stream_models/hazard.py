@@ -5,9 +5,13 @@ c (high), d (danger). :class:`HazardTracker` maps a zone's risk probability to a
 state, rises at once, and falls only when the probability drops a hysteresis
 margin below the state's threshold, so a score hovering at a threshold does not
 flap. Alerts come in episodes (see :class:`HazardTracker`): a raise, raises on
-escalation, and one all-clear after a cooldown below the alerting state. Alert
-ids are a hash of zone, kind, state and triggering event, so re-processing an event after a restart
-gives the same id and downstream de-duplication holds.
+escalation, and one all-clear after a cooldown below the alerting state. A
+forecast covers one horizon after the event it was made at: a zone with no
+event for that long has no standing forecast and falls to state a. Expiry and
+all-clear happen at times fixed by the zone's own events, whether the next
+event or a timer on the stream's clock notices them first. Alert ids are a hash
+of zone, kind, state and trigger, so re-processing after a restart gives the
+same id and downstream de-duplication holds.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class HazardPolicy:
     hysteresis: float = 0.05
     alert_state: State = "c"
     cooldown_s: float = 1800.0  # event time below alert_state before the all-clear
+    horizon_s: float = 8 * 3600.0  # a forecast stands this long after its event
 
     def __post_init__(self) -> None:
         b, c, d = self.thresholds
@@ -88,8 +93,10 @@ class HazardTracker:
     ([], 'a')
     >>> h.update(0.8, 30, "e5"), h.state      # back to d in the same episode: no new alert
     ([], 'd')
-    >>> h.update(0.1, 40, "e6"), [(t.kind, t.state) for t in h.update(0.1, 700, "e7")]
-    ([], [('all-clear', 'a')])
+    >>> h.update(0.1, 40, "e6"), [(t.kind, t.t) for t in h.tick(700)]   # at 40 + 600
+    ([], [('all-clear', 640)])
+    >>> h.update(0.9, 1000, "e7")[0].kind, h.tick(1000 + 8 * 3600), h.state   # expired
+    ('raise', [], 'a')
     """
 
     def __init__(self, zone: str, policy: HazardPolicy | None = None) -> None:
@@ -98,6 +105,8 @@ class HazardTracker:
         self.level = 0
         self.episode_level = 0  # highest level alerted in the open episode; 0: no episode
         self.below_since: float | None = None  # when the open episode fell below alert_state
+        self.t_last: float | None = None  # time of the last forecast
+        self.last_event = ""  # the event it was made at
 
     @property
     def state(self) -> State:
@@ -105,42 +114,60 @@ class HazardTracker:
 
     def update(self, p: float, t: float, event_id: str) -> list[Transition]:
         """Feed the probability published for the event at ``t``; return alerts to send."""
+        out = self.tick(t)
         pol = self.policy
         previous = self.level
+        self.t_last, self.last_event = t, event_id
         self.level = max(self.level, pol.level_of(p))
         while self.level > 0 and p < pol.thresholds[self.level - 1] - pol.hysteresis:
             self.level -= 1
-        alert_level = STATES.index(pol.alert_state)
-        if self.level >= alert_level:
+        if self.level >= STATES.index(pol.alert_state):
             self.below_since = None
             if self.level > self.episode_level:
                 self.episode_level = self.level
-                return [self._transition("raise", previous, p, t, event_id)]
-            return []
-        if not self.episode_level:
-            return []
-        if self.below_since is None:
+                out.append(self._transition("raise", previous, p, t, event_id))
+        elif self.episode_level and self.below_since is None:
             self.below_since = t
-        if t - self.below_since >= pol.cooldown_s:
+        return out + self.tick(t)
+
+    def tick(self, clock: float) -> list[Transition]:
+        """Let event time pass up to ``clock``: expire the forecast, close a cooled episode.
+
+        Both happen at times fixed by the zone's own forecasts (the last one's time +
+        the horizon; falling below the alert state + the cooldown), so calling this
+        early, late or not at all before the next update gives the same alerts.
+        """
+        pol = self.policy
+        out: list[Transition] = []
+        if self.t_last is not None and self.level and self.t_last + pol.horizon_s <= clock:
+            self.level = 0  # the forecast expired: nothing recent stands behind the state
+            if self.episode_level and self.below_since is None:
+                self.below_since = self.t_last + pol.horizon_s
+        if (self.episode_level and self.below_since is not None
+                and self.below_since + pol.cooldown_s <= clock):  # fmt: skip
+            at = self.below_since + pol.cooldown_s
             self.episode_level, self.below_since = 0, None
-            return [self._transition("all-clear", previous, p, t, event_id)]
-        return []
+            out.append(self._transition("all-clear", self.level, 0.0, at,
+                                        f"{self.last_event}+{at:.0f}"))  # fmt: skip
+        return out
 
     def _transition(
-        self, kind: AlertKind, previous: int, p: float, t: float, eid: str
+        self, kind: AlertKind, previous: int, p: float, t: float, trigger: str
     ) -> Transition:
         return Transition(
-            alert_id(self.zone, kind, self.state, eid), kind, self.zone, self.state,
-            STATES[previous], p, t, eid,  # type: ignore[arg-type]
+            alert_id(self.zone, kind, self.state, trigger), kind, self.zone, self.state,
+            STATES[previous], p, t, trigger,  # type: ignore[arg-type]
         )  # fmt: skip
 
     def to_state(self) -> dict[str, Any]:
         return {
             "zone": self.zone,
-            "policy": asdict(self.policy),
+            "policy": {**asdict(self.policy), "thresholds": list(self.policy.thresholds)},
             "level": self.level,
             "episode_level": self.episode_level,
             "below_since": self.below_since,
+            "t_last": self.t_last,
+            "last_event": self.last_event,
         }
 
     @classmethod
@@ -150,4 +177,5 @@ class HazardTracker:
         h = cls(state["zone"], HazardPolicy(**pol))
         h.level, h.episode_level = int(state["level"]), int(state["episode_level"])
         h.below_since = state["below_since"]
+        h.t_last, h.last_event = state["t_last"], str(state["last_event"])
         return h

@@ -1,16 +1,18 @@
-"""The labelled history the LSTM is retrained on: a bounded SQLite file, not RAM.
+"""The labelled history the LSTM is retrained on (a bounded SQLite file), and its split.
 
 Every example enters once its label is final (released by the delayed labeler),
 with the exact input vector and static context it was scored on, so training
 sees what scoring saw. Rows are keyed by (zone, event id): an example released
 again after a restart replaces itself. Rows older than the retention (in event
 time) are deleted; WAL mode lets a training process read while the scorer writes.
+Rows are keyed by (zone, example key), the 63-bit hash of the event id that the
+labels carry (:func:`~stream_models.labels.example_key`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +20,16 @@ import numpy as np
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS examples (
-    zone TEXT NOT NULL, event_id TEXT NOT NULL, t REAL NOT NULL,
+    zone TEXT NOT NULL, key INTEGER NOT NULL, t REAL NOT NULL,
     x BLOB NOT NULL, static BLOB NOT NULL, y INTEGER NOT NULL,
-    PRIMARY KEY (zone, event_id)
+    PRIMARY KEY (zone, key)
 );
 CREATE INDEX IF NOT EXISTS examples_t ON examples (t);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+Index = dict[str, np.ndarray]  # zone -> row indices into its ZoneHistory
 
 
 @dataclass
@@ -46,8 +51,8 @@ class HistoryStore:
     >>> import tempfile
     >>> store = HistoryStore(Path(tempfile.mkdtemp()) / "h.sqlite", ["a", "b"], 100.0)
     >>> for i in range(5):
-    ...     store.add("z", float(i * 40), str(i), [i, -i], [0.0], i % 2 == 1)
-    >>> store.add("z", 40.0, "1", [1, -1], [0.0], True)     # released again: no duplicate
+    ...     store.add("z", float(i * 40), i, [i, -i], [0.0], i % 2 == 1)
+    >>> store.add("z", 40.0, 1, [1, -1], [0.0], True)     # released again: no duplicate
     >>> store.prune(now=200.0)                              # keeps t > 100
     >>> h = store.load(0.0, 1e9)["z"]
     >>> h.t.tolist(), h.y.tolist(), h.x[:, 1].tolist()
@@ -63,7 +68,7 @@ class HistoryStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
         self._check_inputs()
-        self._pending: list[tuple[str, str, float, bytes, bytes, int]] = []
+        self._pending: list[tuple[str, int, float, bytes, bytes, int]] = []
 
     def _check_inputs(self) -> None:
         names = ",".join(self.input_names)
@@ -77,11 +82,11 @@ class HistoryStore:
             )
 
     def add(
-        self, zone: str, t: float, event_id: str, x: Sequence[float], static: Sequence[float],
+        self, zone: str, t: float, key: int, x: Sequence[float], static: Sequence[float],
         y: bool,
     ) -> None:  # fmt: skip
         """Buffer one labelled example; :meth:`commit` writes the buffer."""
-        self._pending.append((zone, event_id, float(t),
+        self._pending.append((zone, int(key), float(t),
                               np.asarray(x, np.float32).tobytes(),
                               np.asarray(static, np.float32).tobytes(), int(y)))  # fmt: skip
         if len(self._pending) >= 1000:
@@ -110,7 +115,7 @@ class HistoryStore:
         self.commit()
         rows = self.db.execute(
             "SELECT zone, t, x, static, y FROM examples WHERE t >= ? AND t <= ? "
-            "ORDER BY zone, t, event_id", (start, end),
+            "ORDER BY zone, t, key", (start, end),
         ).fetchall()  # fmt: skip
         out: dict[str, ZoneHistory] = {}
         d = len(self.input_names)
@@ -128,3 +133,40 @@ class HistoryStore:
     def close(self) -> None:
         self.commit()
         self.db.close()
+
+
+@dataclass(frozen=True)
+class Split:
+    train: Index
+    validation: Index
+    validation_start: float  # first event time of the validation slice
+    train_end: float  # latest t + horizon of any training example (< validation_start)
+
+
+class NotEnoughData(ValueError):
+    """Too few examples, or too few targets, to train or to judge a model."""
+
+
+def time_split(histories: Mapping[str, ZoneHistory], validation_fraction: float,
+               horizon_s: float) -> Split:  # fmt: skip
+    """Hold back the newest slice; purge training examples whose horizon reaches into it.
+
+    >>> t = np.arange(10) * 3600.0
+    >>> h = {"z": ZoneHistory("z", t, np.zeros((10, 1), np.float32),
+    ...                      np.zeros((10, 3), np.float32), np.zeros(10, bool))}
+    >>> s = time_split(h, 0.2, horizon_s=2 * 3600)
+    >>> s.train["z"].tolist(), s.validation["z"].tolist()
+    ([0, 1, 2, 3, 4, 5], [8, 9])
+    """
+    all_t = np.concatenate([h.t for h in histories.values()]) if histories else np.array([])
+    if all_t.size < 2:
+        raise NotEnoughData("no labelled history to split")
+    ordered = np.sort(all_t)
+    start = float(ordered[min(int(len(ordered) * (1 - validation_fraction)), len(ordered) - 1)])
+    train, val, train_end = {}, {}, -np.inf
+    for zone, h in histories.items():
+        train[zone] = np.flatnonzero(h.t + horizon_s < start)
+        val[zone] = np.flatnonzero(h.t >= start)
+        if train[zone].size:
+            train_end = max(train_end, float(h.t[train[zone]].max() + horizon_s))
+    return Split(train, val, start, train_end)

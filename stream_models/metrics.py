@@ -3,7 +3,9 @@
 River's ``ROCAUC`` places its thresholds evenly on [0, 1]; the scores of rare
 events crowd near 0, where those thresholds cannot rank them. :class:`BinnedROCAUC`
 bins scores on the logit scale instead (constant memory, O(1) update), so the
-area keeps its resolution whatever the base rate.
+area keeps its resolution whatever the base rate. Updates are O(1) per label;
+the areas are computed when they are read (a Prometheus scrape, a backtest's
+table), never per event.
 """
 
 from __future__ import annotations
@@ -15,13 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stream_models.mathutil import logit
+
 _LOGIT_SPAN = 12.0  # |logit| beyond this (p < 6e-6 or > 1 - 6e-6) shares the end bins
 _EPS = 1e-15  # clip for log loss
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log(p / (1 - p))
 
 
 class BinnedROCAUC:
@@ -30,7 +29,9 @@ class BinnedROCAUC:
     Parameters
     ----------
     n_bins
-        Number of logit bins over [-12, 12]; 2,400 bins resolve 0.01 in logit.
+        Number of logit bins over [-12, 12]; 240 bins resolve 0.1 in logit, a 10 %
+        change in the odds: finer than any model here is calibrated, and ten models
+        fit in 20 KB of a zone's state.
 
     Examples
     --------
@@ -41,13 +42,13 @@ class BinnedROCAUC:
     0.833
     """
 
-    def __init__(self, n_bins: int = 2400) -> None:
+    def __init__(self, n_bins: int = 240) -> None:
         self.n_bins = n_bins
-        self.pos = np.zeros(n_bins, dtype=np.int64)
-        self.neg = np.zeros(n_bins, dtype=np.int64)
+        self.pos = [0] * n_bins
+        self.neg = [0] * n_bins
 
     def _bin(self, p: float) -> int:
-        z = (_logit(p) + _LOGIT_SPAN) / (2 * _LOGIT_SPAN)
+        z = (logit(p) + _LOGIT_SPAN) / (2 * _LOGIT_SPAN)
         return min(max(int(z * self.n_bins), 0), self.n_bins - 1)
 
     def update(self, y_true: bool | int, p: float) -> None:
@@ -55,28 +56,22 @@ class BinnedROCAUC:
 
     def get(self) -> float:
         """Area under the ROC curve; NaN until both classes have been seen."""
-        n_pos, n_neg = int(self.pos.sum()), int(self.neg.sum())
+        pos, neg = np.array(self.pos, np.int64), np.array(self.neg, np.int64)
+        n_pos, n_neg = int(pos.sum()), int(neg.sum())
         if n_pos == 0 or n_neg == 0:
             return math.nan
-        neg_below = np.cumsum(self.neg) - self.neg
-        wins = float((self.pos * neg_below).sum() + 0.5 * (self.pos * self.neg).sum())
+        neg_below = np.cumsum(neg) - neg
+        wins = float((pos * neg_below).sum() + 0.5 * (pos * neg).sum())
         return wins / (n_pos * n_neg)
 
     def to_state(self) -> dict[str, Any]:
-        """Sparse JSON state (only the bins that hold scores)."""
-        return {
-            "n_bins": self.n_bins,
-            "pos": {int(i): int(self.pos[i]) for i in np.flatnonzero(self.pos)},
-            "neg": {int(i): int(self.neg[i]) for i in np.flatnonzero(self.neg)},
-        }
+        return {"pos": np.array(self.pos, np.int32), "neg": np.array(self.neg, np.int32)}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> BinnedROCAUC:
-        auc = cls(int(state["n_bins"]))
-        for name in ("pos", "neg"):
-            arr = getattr(auc, name)
-            for i, n in state[name].items():
-                arr[int(i)] = n
+        pos, neg = np.asarray(state["pos"]), np.asarray(state["neg"])
+        auc = cls(len(pos))
+        auc.pos, auc.neg = pos.astype(np.int64).tolist(), neg.astype(np.int64).tolist()
         return auc
 
 
@@ -89,7 +84,7 @@ class ProgressiveScore:
     >>> for y, p in [(0, 0.1), (1, 0.7), (0, 0.2), (1, 0.4)]:
     ...     s.update(y, p)
     >>> {k: round(v, 3) for k, v in s.get().items()}
-    {'roc_auc': 1.0, 'log_loss': 0.4, 'brier': 0.125, 'n': 4, 'positives': 2}
+    {'roc_auc': 1.0, 'log_loss': 0.4, 'brier': 0.125, 'brier_skill': 0.5, 'n': 4, 'positives': 2}
     """
 
     def __init__(self) -> None:
@@ -109,11 +104,16 @@ class ProgressiveScore:
         self._brier_sum += (p - y) ** 2
 
     def get(self) -> dict[str, float]:
+        """The scores so far; the Brier skill is against always forecasting the observed rate."""
         n = max(self.n, 1)
+        brier = self._brier_sum / n if self.n else math.nan
+        rate = self.positives / n
+        climate = rate * (1 - rate)
         return {
             "roc_auc": self.auc.get(),
             "log_loss": self._log_loss_sum / n if self.n else math.nan,
-            "brier": self._brier_sum / n if self.n else math.nan,
+            "brier": brier,
+            "brier_skill": 1 - brier / climate if climate > 0 else math.nan,
             "n": self.n,
             "positives": self.positives,
         }

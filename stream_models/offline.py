@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from stream_models.events import Event
-from stream_models.monitor import MonitorPolicy
-from stream_models.pipeline import MineRunner
+from stream_models.monitor import PAYLOAD, MonitorPolicy
+from stream_models.pipeline import Advanced, MineRunner
 from stream_models.registry import ModelRegistry
 from stream_models.retrain import Retrainer, RetrainPolicy, retrain_job
 from stream_models.risk import INPUT_NAMES
@@ -23,7 +23,7 @@ from stream_models.risk import INPUT_NAMES
 
 def train_offline(
     events: list[Event], monitor: MonitorPolicy, retrain: RetrainPolicy, registry_dir: Path,
-    device: str = "auto", force: bool = False,
+    force: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Train on all of ``events``; promote if the gate passes (or ``force``); the decision."""
     if not events:
@@ -31,10 +31,11 @@ def train_offline(
     span = events[-1].timestamp - events[0].timestamp
     policy = replace(retrain, train_window_s=span + 1, retention_s=span + 1, blocking=True)
     with tempfile.TemporaryDirectory(prefix="seismowatch-train-") as tmp:
-        retrainer = Retrainer(Path(tmp), registry_dir, INPUT_NAMES, policy, device)
+        retrainer = Retrainer(Path(tmp), registry_dir, INPUT_NAMES, policy)
         runner = MineRunner(monitor)  # no retraining while features build
-        for outcome in runner.run(events):
-            retrainer.record(outcome.event.zone, outcome.learned)
+        for step in runner.run(events):
+            retrainer.record(step.zone if isinstance(step, Advanced) else step.event.zone,
+                             step.learned, PAYLOAD)  # fmt: skip
         retrainer.close()
         decision = retrain_job(retrainer.store_path, registry_dir, INPUT_NAMES,
                                events[-1].timestamp, policy)  # fmt: skip

@@ -1,53 +1,149 @@
 """All zones of a mine in one process: what a backtest and ``seismowatch train`` run.
 
-The worker takes the same steps per event (retraining schedule, zone monitor,
-history), only spread over Kafka partitions and awaiting where it must.
+The worker takes the same steps per event (advance the quiet zones, the
+retraining schedule, the zone's monitor, the mine-wide monitor, history), only
+spread over Kafka partitions and awaiting where it must.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
 
 from stream_models.events import Event
-from stream_models.monitor import MonitorPolicy, Outcome, ZoneMonitor
-from stream_models.retrain import Retrainer
+from stream_models.monitor import (
+    PAYLOAD,
+    Advance,
+    DuplicateEventError,
+    MonitorPolicy,
+    Outcome,
+    ZoneMonitor,
+)
+from stream_models.retrain import Retrainer, RetrainPolicy
+from stream_models.risk import INPUT_NAMES
+from stream_models.sequence import SequenceModel
+
+
+@dataclass
+class Advanced:
+    """A zone the stream's clock moved on without an event of its own."""
+
+    zone: str
+    clock: float
+    learned: np.ndarray
+    transitions: list
+
+    @classmethod
+    def of(cls, zone: str, clock: float, adv: Advance) -> Advanced:
+        return cls(zone, clock, adv.learned, adv.transitions)
+
+
+def mine_policy(policy: MonitorPolicy) -> MonitorPolicy:
+    """The mine-wide scope counts every event a zone accepted, at the mine's clock."""
+    return replace(policy, max_lateness_s=math.inf)
+
+
+def advance_zones(monitors: dict[str, ZoneMonitor], clock: float) -> list[Advanced]:
+    """Let the stream's clock reach every zone: labels mature, forecasts expire, quiet
+    episodes close. Each zone's result depends only on the clock, not on when this runs."""
+    out = []
+    for zone, mon in monitors.items():
+        adv = mon.advance(clock)
+        if len(adv.learned) or adv.transitions:
+            out.append(Advanced.of(zone, clock, adv))
+    return out
 
 
 class MineRunner:
-    """One :class:`ZoneMonitor` per zone and, optionally, the shared LSTM retrainer.
+    """One :class:`ZoneMonitor` per zone, a mine-wide one, and optionally the LSTM retrainer.
+
+    ``mine_scope`` names the monitor that sees every event (``None``: none, as when
+    the mine has a single zone). The LSTM is trained on, and scores, the zones only.
 
     Examples
     --------
     >>> from datetime import UTC, datetime, timedelta
-    >>> run = MineRunner(MonitorPolicy(horizon_s=3600))
+    >>> run = MineRunner(MonitorPolicy(horizon_s=3600), mine_scope="mine-wide")
     >>> t0 = datetime(2021, 1, 1, tzinfo=UTC)
     >>> events = [Event(str(i), t0 + timedelta(minutes=10 * i), 0, 0, -400, 100.0, 1.0,
     ...                 zone="ab"[i % 2]) for i in range(4)]
-    >>> [o.event.zone for o in run.run(events)], sorted(run.monitors)
-    (['a', 'b', 'a', 'b'], ['a', 'b'])
+    >>> [o.event.zone for o in run.run(events) if isinstance(o, Outcome)]
+    ['a', 'mine-wide', 'b', 'mine-wide', 'a', 'mine-wide', 'b', 'mine-wide']
     """
 
-    def __init__(self, policy: MonitorPolicy, retrainer: Retrainer | None = None) -> None:
+    def __init__(self, policy: MonitorPolicy, retrainer: Retrainer | None = None,
+                 mine_scope: str | None = None) -> None:  # fmt: skip
         self.policy = policy
         self.retrainer = retrainer
+        self.mine_scope = mine_scope
         self.monitors: dict[str, ZoneMonitor] = {}
         self.decisions: list[dict[str, object]] = []
+        self.clock = -math.inf
+        self.duplicates = 0  # events a zone had already applied: skipped
 
-    def process(self, event: Event) -> Outcome:
-        mon = self.monitors.get(event.zone)
+    @classmethod
+    def build(cls, policy: MonitorPolicy, retrain: RetrainPolicy | None, state_dir: Path,
+              registry_dir: Path | None = None, mine_scope: str | None = None) -> MineRunner:
+        """A runner as the worker runs it: the LSTM retrained under ``retrain`` (None: no
+        LSTM), its history in ``state_dir``, its versions in ``registry_dir``."""
+        retrainer = None
+        if retrain is not None:
+            retrainer = Retrainer(state_dir, registry_dir or state_dir / "registry",
+                                  INPUT_NAMES, retrain)  # fmt: skip
+        return cls(policy, retrainer, mine_scope)
+
+    def monitor(self, zone: str) -> ZoneMonitor:
+        mon = self.monitors.get(zone)
         if mon is None:
-            mon = self.monitors[event.zone] = ZoneMonitor(event.zone, self.policy)
-        r = self.retrainer
-        if r is not None:
-            self.decisions += r.step(mon.event_time(event))  # LateEventError: nothing changed
-        outcome = mon.process(event, r.active if r is not None else None)
-        if r is not None:
-            r.record(event.zone, outcome.learned)
-        return outcome
+            policy = mine_policy(self.policy) if zone == self.mine_scope else self.policy
+            mon = self.monitors[zone] = ZoneMonitor(zone, policy)
+        return mon
 
-    def run(self, events: Iterable[Event]) -> Iterator[Outcome]:
+    def process(self, event: Event) -> list[Outcome | Advanced]:
+        """Everything one event causes, in order; raises LateEventError with nothing changed.
+
+        An event its zone already applied is skipped (counted in :attr:`duplicates`).
+        """
+        mon = self.monitor(event.zone)
+        t = mon.event_time(event)
+        self.clock = max(self.clock, t)
+        steps: list[Outcome | Advanced] = list(advance_zones(self.monitors, self.clock))
+        for step in steps:  # in the history store before a retraining may read it
+            self._record(step.zone, step.learned)
+        r = self.lstm_step(t)
+        try:
+            outcome = mon.process(event, r)
+        except DuplicateEventError:
+            self.duplicates += 1  # applied before: the zones' clocks moved on all the same
+            return steps
+        self._record(event.zone, outcome.learned)
+        steps.append(outcome)
+        if self.mine_scope is not None:
+            # the LSTM learns and scores the zones' sequences; the mine-wide scope goes
+            # without it (its examples would reach the history store in another order live)
+            mine = self.monitor(self.mine_scope)
+            steps.append(mine.process(replace(event, zone=self.mine_scope)))
+        return steps
+
+    def lstm_step(self, t: float) -> SequenceModel | None:
+        """Start a due LSTM retraining, swap in a finished one; the LSTM scoring now."""
+        r = self.retrainer
+        if r is None:
+            return None
+        self.decisions += r.step(t)
+        return r.active
+
+    def _record(self, zone: str, learned: np.ndarray) -> None:
+        if self.retrainer is not None and len(learned) and zone != self.mine_scope:
+            self.retrainer.record(zone, learned, PAYLOAD)
+
+    def run(self, events: Iterable[Event]) -> Iterator[Outcome | Advanced]:
         for event in events:
-            yield self.process(event)
+            yield from self.process(event)
 
     def close(self) -> None:
         if self.retrainer is not None:

@@ -1,79 +1,61 @@
-"""Versioned JSON records the daemon publishes: features, risk and alerts.
+"""Versioned JSON records the daemon publishes: risk (with its features) and alerts.
 
-Keys are sorted and NaN is ``null``, so the same outcome always gives the same
-bytes (except an alert's ``emitted_at``), and consumers can de-duplicate by id.
+Keys are sorted and NaN is ``null`` (orjson writes non-finite floats as
+``null``), so the same outcome always gives the same bytes (except an alert's
+``emitted_at``), and consumers can de-duplicate by id. Each record is
+serialised once, where it is built.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from stream_models.events import utc_text
 from stream_models.hazard import Transition
 from stream_models.monitor import Outcome
 
-FEATURES_SCHEMA = "seismowatch.features/1"
-RISK_SCHEMA = "seismowatch.risk/2"  # /2: fused probability, components, lstm_version
-ALERT_SCHEMA = "seismowatch.alert/2"  # /2: components, lstm_version
+# /3: the window features ride inside the risk record (gits.features is gone)
+RISK_SCHEMA = "seismowatch.risk/3"
+ALERT_SCHEMA = "seismowatch.alert/3"  # /3: all-clears name the time the episode closed
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
+def dumps(record: dict[str, Any]) -> bytes:
+    """Compact JSON with sorted keys; NaN and infinities become ``null``."""
+    return orjson.dumps(record, option=_OPTIONS)
 
 
-def dumps(record: Mapping[str, Any]) -> bytes:
-    """Compact sorted JSON; the builders below have already replaced NaN by ``null``."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def _time(outcome: Outcome) -> str:
-    return utc_text(outcome.event.time)
-
-
-def features_record(outcome: Outcome) -> dict[str, Any]:
+def risk_record(outcome: Outcome) -> bytes:
     e = outcome.event
-    return {
-        "schema": FEATURES_SCHEMA, "event_id": e.event_id, "zone": e.zone,
-        "time": _time(outcome),
-        "features": {k: _finite(v) for k, v in outcome.features.items()},
-    }  # fmt: skip
-
-
-def risk_record(outcome: Outcome) -> dict[str, Any]:
-    e = outcome.event
-    return {
-        "schema": RISK_SCHEMA, "event_id": e.event_id, "zone": e.zone, "time": _time(outcome),
-        "energy_j": e.energy_j, "probability": _finite(outcome.probability),
-        "anomaly_score": _finite(outcome.anomaly), "hazard_state": outcome.state,
+    return dumps({
+        "schema": RISK_SCHEMA, "event_id": e.event_id, "zone": e.zone,
+        "time": utc_text(e.time), "energy_j": e.energy_j, "probability": outcome.probability,
+        "anomaly_score": outcome.anomaly, "hazard_state": outcome.state,
         "warming_up": outcome.warming_up, "model_version": outcome.model_version,
-        "lstm_version": outcome.lstm_version,
-        "components": {k: _finite(v) for k, v in outcome.components.items()},
-    }  # fmt: skip
+        "lstm_version": outcome.lstm_version, "components": outcome.components,
+        "features": outcome.features,
+    })  # fmt: skip
 
 
 def alert_record(
-    tr: Transition, outcome: Outcome, top_features: list[dict[str, Any]], emitted_at: str
-) -> dict[str, Any]:
-    """An operator alert; ``alert_id`` is stable for the same zone, kind, state and trigger."""
-    return _clean({
+    tr: Transition, outcome: Outcome | None, top_features: list[dict[str, Any]],
+    emitted_at: str,
+) -> dict[str, Any]:  # fmt: skip
+    """An operator alert; ``alert_id`` is stable for the same zone, kind, state and trigger.
+
+    A raise carries the event that triggered it; an all-clear that the stream's
+    clock brought (no event of the zone) carries none.
+    """
+    return {
         "schema": ALERT_SCHEMA, "alert_id": tr.alert_id, "kind": tr.kind, "zone": tr.zone,
-        "state": tr.state, "previous_state": tr.previous_state,
-        "probability": tr.probability, "anomaly_score": outcome.anomaly,
-        "time": _time(outcome), "model_version": outcome.model_version,
-        "lstm_version": outcome.lstm_version, "components": outcome.components,
-        "top_features": top_features, "event": outcome.event.to_dict(),
+        "state": tr.state, "previous_state": tr.previous_state, "probability": tr.probability,
+        "time": utc_text(tr.t), "trigger": tr.event_id, "top_features": top_features,
+        "anomaly_score": outcome.anomaly if outcome else None,
+        "model_version": outcome.model_version if outcome else None,
+        "lstm_version": outcome.lstm_version if outcome else None,
+        "components": outcome.components if outcome else None,
+        "event": outcome.event.to_dict() if outcome else None,
         "emitted_at": emitted_at,
-    })  # fmt: skip
+    }  # fmt: skip

@@ -70,8 +70,8 @@ class ModelRegistry:
             raise FileNotFoundError(f"no registry entry {self.root / version}")
         self._write("current.json", {"version": version})
 
-    def load(self, version: str, device: str = "auto") -> SequenceModel:
-        return SequenceModel.load(self.root / version, device)
+    def load(self, version: str) -> SequenceModel:
+        return SequenceModel.load(self.root / version)
 
     def log(self, decision: dict[str, Any]) -> None:
         with (self.root / "decisions.jsonl").open("a", encoding="utf-8") as fh:

@@ -15,22 +15,56 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stream_models.history import HistoryStore
-from stream_models.labels import Pending
+import numpy as np
+
+from stream_models.history import HistoryStore, Index, NotEnoughData, ZoneHistory, time_split
 from stream_models.metrics import roc_auc
 from stream_models.registry import ModelRegistry
-from stream_models.risk import input_vector
-from stream_models.sequence import STATIC_NAMES, ModelFileError, SequenceModel
-from stream_models.training import NotEnoughData, TrainConfig, score, time_split, train_lstm
+from stream_models.sequence import ModelFileError, SequenceModel
+
+if TYPE_CHECKING:
+    from stream_models.monitor import Payload
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    window: int = 64
+    hidden: int = 16
+    epochs: int = 4
+    seed: int = 7
+    lr: float = 1e-3
+    batch_size: int = 256
+    horizon_s: float = 8 * 3600.0
+    validation_fraction: float = 0.2
+    device: str = "auto"
+
+
+
+def score(model: SequenceModel, histories: Mapping[str, ZoneHistory], index: Index
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(times, labels, probabilities) of the indexed examples, stepped as scoring steps them."""
+    ts, ys, ps = [], [], []
+    for zone, idx in index.items():
+        if not idx.size:
+            continue
+        h = histories[zone]
+        logits = model.run(h.x[: idx.max() + 1], h.static[: idx.max() + 1])[idx]
+        ts.append(h.t[idx])
+        ys.append(h.y[idx])
+        ps.append(1 / (1 + np.exp(-logits)))
+    if not ts:
+        return np.zeros(0), np.zeros(0, bool), np.zeros(0)
+    return np.concatenate(ts), np.concatenate(ys), np.concatenate(ps)
+
 
 
 @dataclass(frozen=True)
@@ -71,6 +105,8 @@ def retrain_job(
         reason = (f"not enough history: {n} examples, {pos} targets "
                   f"(need {policy.min_examples}, {policy.min_positives})")  # fmt: skip
         return _decide(registry, {**decision, "reason": reason, "examples": n})
+    from stream_models.training import train_lstm  # torch: only where training runs
+
     split = time_split(histories, policy.train.validation_fraction, policy.train.horizon_s)
     try:
         model, report = train_lstm(histories, input_names, policy.train, split)
@@ -79,9 +115,9 @@ def retrain_job(
     current, current_auc = registry.current(), 0.5
     if current is not None:
         try:
-            incumbent = registry.load(current, "cpu")
+            incumbent = registry.load(current)
             if incumbent.input_names == list(input_names):
-                current_auc = roc_auc(*score(incumbent, histories, split.validation))
+                current_auc = roc_auc(*score(incumbent, histories, split.validation)[1:])
         except ModelFileError as exc:
             log.warning("promoted model %s unusable (%s): judged against chance", current, exc)
     version, path = registry.allocate()
@@ -137,11 +173,10 @@ class Retrainer:
 
     def __init__(
         self, state_dir: Path, registry_root: Path, input_names: Sequence[str],
-        policy: RetrainPolicy, device: str = "auto", executor: Executor | None = None,
+        policy: RetrainPolicy, executor: Executor | None = None,
     ) -> None:  # fmt: skip
         self.input_names = list(input_names)
         self.policy = policy
-        self.device = device
         self.store_path = state_dir / "history.sqlite"
         self.store = HistoryStore(self.store_path, self.input_names, policy.retention_s)
         self.registry = ModelRegistry(registry_root)
@@ -157,7 +192,7 @@ class Retrainer:
         if version is None or (self.active is not None and self.active.version == version):
             return
         try:
-            model = self.registry.load(version, self.device)
+            model = self.registry.load(version)
         except ModelFileError as exc:
             log.error("cannot load promoted LSTM %s: %s", version, exc)
             return
@@ -177,11 +212,12 @@ class Retrainer:
         """A job has finished: :meth:`poll` will act on it."""
         return self._job is not None and self._job.done()
 
-    def record(self, zone: str, learned: Sequence[Pending]) -> None:
-        """Write examples whose label matured into the history store."""
-        for ex in learned:
-            static = [ex.extra[f"static_{i}"] for i in range(len(STATIC_NAMES))]
-            self.store.add(zone, ex.t, ex.event_id, input_vector(ex.x), static, ex.positive)
+    def record(self, zone: str, learned: np.ndarray, payload: Payload) -> None:
+        """Write examples whose labels matured into the history store (label bit 0)."""
+        for row in learned:
+            x = row["x"]
+            self.store.add(zone, row["t"], row["key"], x[payload.inputs], x[payload.static],
+                           bool(row["labels"][0]))  # fmt: skip
 
     def due_job(self, t: float) -> Callable[[], dict[str, Any]] | None:
         """The retraining to run now if event time ``t`` has reached the schedule, else None.

@@ -1,11 +1,18 @@
-"""The sequence model: an LSTM over a zone's last N model-input vectors, plus static context.
+"""The sequence model: an LSTM stepped once per event with each zone's carried state.
 
-It predicts the same target as the River model (an event >= the target energy
-in the zone within the horizon) from the order of recent events, which a
-per-event linear model cannot see. Inputs are the very vectors the River model
-scores (:func:`~stream_models.risk.model_inputs`), standardised with statistics
-fitted on the training window and saved with the weights; the static context is
-the time since the zone's last target event and the hour of the shift.
+It predicts from the order of recent events, which a per-event linear model
+cannot see. Its inputs are the very vectors the River model scores
+(:func:`~stream_models.risk.model_inputs`), standardised with statistics fitted
+on the training window and saved with the weights; a small head reads the
+hidden state with the static context (the time since the zone's last target
+event and the phase of the shift).
+
+Scoring is numpy, one LSTM step per event: the zone keeps its hidden and cell
+state, so an event costs the same however long the history. Training
+(:mod:`stream_models.training`) unrolls the same cell over windows that start
+with a burn-in of ``window`` steps from a zero state, and a newly promoted
+version warms a zone's state up over the zone's last ``window`` inputs: both
+see what scoring sees.
 
 Weights are saved as a plain state dict and loaded with ``weights_only=True``
 after checking their SHA-256 against the entry's metadata, so a tampered or
@@ -17,18 +24,22 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
+
+from stream_models.mathutil import sigmoid
 
 STATIC_NAMES = ("log_hours_since_target", "shift_sin", "shift_cos")
-FORMAT = "seismowatch.lstm/1"
+FORMAT = "seismowatch.lstm/2"  # /2: stepped with carried state, trained with a burn-in
 WEIGHTS_FILE, META_FILE = "weights.pt", "meta.json"
+WEIGHT_NAMES = (
+    "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0",
+    "head.0.weight", "head.0.bias", "head.2.weight", "head.2.bias",
+)  # fmt: skip
 
 
 class ModelFileError(ValueError):
@@ -44,26 +55,6 @@ def static_context(t: float, last_target_t: float | None, shift_s: float) -> lis
     hours = (t - last_target_t) / 3600 if last_target_t is not None else 87600.0
     phase = 2 * math.pi * ((t % shift_s) / shift_s)
     return [math.log10(1 + max(hours, 0.0)), math.sin(phase), math.cos(phase)]
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-class LstmNet(nn.Module):
-    """LSTM over the sequence; its last hidden state and the static context feed one logit."""
-
-    def __init__(self, n_inputs: int, n_static: int, hidden: int) -> None:
-        super().__init__()
-        self.lstm = nn.LSTM(n_inputs, hidden, batch_first=True)
-        self.head = nn.Sequential(nn.Linear(hidden + n_static, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, 1))  # fmt: skip
-
-    def forward(self, seq: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
-        _, (h, _) = self.lstm(seq)
-        return self.head(torch.cat([h[-1], static], dim=1)).squeeze(1)
 
 
 @dataclass
@@ -83,37 +74,39 @@ class Standardiser:
 
 
 class SequenceModel:
-    """A trained LSTM with its standardisation, input names and registry metadata.
+    """A trained LSTM's weights and standardisation, scored in numpy.
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> m = SequenceModel.untrained(["a", "b"], window=4, hidden=4, seed=1)
-    >>> p = m.predict_proba(rng.normal(size=(3, 2)), [0.0, 0.0, 1.0])
-    >>> 0.0 < p < 1.0
+    >>> from stream_models.training import untrained_model
+    >>> m = untrained_model(["a", "b"], window=4, hidden=4, seed=1)
+    >>> state = m.warm(np.ones((3, 2)))
+    >>> 0.0 < m.proba(m.step(state, [0.5, -0.5]), [0.0, 0.0, 1.0]) < 1.0
     True
     """
 
     def __init__(
-        self, net: LstmNet, input_names: Sequence[str], window: int,
+        self, weights: Mapping[str, np.ndarray], input_names: Sequence[str], window: int,
         inputs: Standardiser, static: Standardiser, meta: dict[str, Any] | None = None,
     ) -> None:  # fmt: skip
-        self.net = net.eval()
+        self.weights = {k: np.asarray(weights[k], np.float32) for k in WEIGHT_NAMES}
         self.input_names = list(input_names)
         self.window = window
         self.inputs = inputs
         self.static = static
         self.meta = dict(meta or {})
-
-    @classmethod
-    def untrained(
-        cls, input_names: Sequence[str], window: int, hidden: int, seed: int
-    ) -> SequenceModel:
-        torch.manual_seed(seed)
-        d, s = len(input_names), len(STATIC_NAMES)
-        ident = Standardiser(np.zeros(d, np.float32), np.ones(d, np.float32))
-        return cls(LstmNet(d, s, hidden), input_names, window, ident,
-                   Standardiser(np.zeros(s, np.float32), np.ones(s, np.float32)))  # fmt: skip
+        w = self.weights
+        h = self.hidden
+        # sigmoid(x) = (1 + tanh(x / 2)) / 2: the input, forget and output gate rows are halved
+        # so one tanh serves all four gates
+        half = np.ones(4 * h)
+        half[: 2 * h] = half[3 * h :] = 0.5
+        self._w = np.concatenate([w["lstm.weight_ih_l0"], w["lstm.weight_hh_l0"]], axis=1).astype(
+            float) * half[:, None]  # fmt: skip
+        self._b = (w["lstm.bias_ih_l0"] + w["lstm.bias_hh_l0"]).astype(float) * half
+        self._in_mean, self._in_scale = inputs.mean.astype(float), inputs.scale.astype(float)
+        self._w1, self._b1 = w["head.0.weight"].astype(float), w["head.0.bias"].astype(float)
+        self._w2, self._b2 = w["head.2.weight"][0].astype(float), float(w["head.2.bias"][0])
 
     @property
     def version(self) -> str:
@@ -121,39 +114,54 @@ class SequenceModel:
 
     @property
     def hidden(self) -> int:
-        return int(self.net.lstm.hidden_size)
+        return int(self.weights["lstm.weight_hh_l0"].shape[1])
 
-    def windows(self, rows: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        """Standardised, left-zero-padded windows of ``rows`` ending at each index of ``ends``."""
-        z = self.inputs(rows)
-        padded = np.concatenate([np.zeros((self.window - 1, z.shape[1]), np.float32), z])
-        view = np.lib.stride_tricks.sliding_window_view(padded, self.window, axis=0)
-        return np.ascontiguousarray(view[ends].transpose(0, 2, 1))
+    def zero_state(self) -> np.ndarray:
+        """(2, hidden): the hidden and cell state before any input."""
+        return np.zeros((2, self.hidden))
 
-    @torch.no_grad()
-    def predict_logits(self, windows: np.ndarray, static: np.ndarray) -> np.ndarray:
-        """Batch inference on already standardised windows ``(B, N, d)`` and raw statics."""
-        device = next(self.net.parameters()).device
-        seq = torch.from_numpy(windows).to(device)
-        st = torch.from_numpy(self.static(np.asarray(static, np.float32))).to(device)
-        return self.net(seq, st).cpu().numpy()
+    def step(self, state: np.ndarray, x: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The state after one more input vector (raw model inputs, standardised here)."""
+        h = self.hidden
+        z = np.concatenate(((np.asarray(x, float) - self._in_mean) / self._in_scale, state[0]))
+        a = np.tanh(self._w @ z + self._b)
+        c = (0.5 + 0.5 * a[h : 2 * h]) * state[1] + (0.5 + 0.5 * a[:h]) * a[2 * h : 3 * h]
+        return np.stack(((0.5 + 0.5 * a[3 * h :]) * np.tanh(c), c))
 
-    def predict_proba(self, rows: np.ndarray, static: Sequence[float]) -> float:
-        """Probability for one zone's latest ``rows`` (oldest first, any length >= 1)."""
-        rows = np.asarray(rows, np.float32)[-self.window :]
-        w = self.windows(rows, np.array([len(rows) - 1]))
-        z = float(self.predict_logits(w, np.asarray([static], np.float32))[0])
-        return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+    def logit(self, state: np.ndarray, static: Sequence[float]) -> float:
+        s = (np.asarray(static, float) - self.static.mean) / self.static.scale
+        hidden = np.maximum(self._w1 @ np.concatenate((state[0], s)) + self._b1, 0.0)
+        return float(self._w2 @ hidden + self._b2)
+
+    def proba(self, state: np.ndarray, static: Sequence[float]) -> float:
+        return sigmoid(self.logit(state, static))
+
+    def warm(self, rows: np.ndarray) -> np.ndarray:
+        """The state after the last ``window`` of ``rows`` from a zero state (a swap's warm-up)."""
+        state = self.zero_state()
+        for x in np.asarray(rows)[-self.window :]:
+            state = self.step(state, x)
+        return state
+
+    def run(self, x: np.ndarray, static: np.ndarray) -> np.ndarray:
+        """Logits of a whole sequence stepped from a zero state: how scoring sees it."""
+        state, out = self.zero_state(), np.empty(len(x))
+        for i in range(len(x)):
+            state = self.step(state, x[i])
+            out[i] = self.logit(state, static[i])
+        return out
 
     # -- persistence -------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         """Weights as a state dict, metadata (with the weights' SHA-256) as JSON."""
+        import torch
+
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
+        state = {k: torch.from_numpy(v.copy()) for k, v in self.weights.items()}
         for name, std in (("inputs", self.inputs), ("static", self.static)):
-            state[f"{name}.mean"] = torch.from_numpy(std.mean)
-            state[f"{name}.scale"] = torch.from_numpy(std.scale)
+            state[f"{name}.mean"] = torch.from_numpy(std.mean.copy())
+            state[f"{name}.scale"] = torch.from_numpy(std.scale.copy())
         torch.save(state, directory / WEIGHTS_FILE)
         meta = {
             **self.meta, "format": FORMAT, "input_names": self.input_names,
@@ -165,7 +173,7 @@ class SequenceModel:
         tmp.replace(directory / META_FILE)
 
     @classmethod
-    def load(cls, directory: Path, device: str = "auto") -> SequenceModel:
+    def load(cls, directory: Path) -> SequenceModel:
         """Load a registry entry; refuse it unless its metadata and checksum match."""
         meta_path, weights = directory / META_FILE, directory / WEIGHTS_FILE
         try:
@@ -178,22 +186,27 @@ class SequenceModel:
             raise ModelFileError(f"{weights}: weights file missing")
         if _sha256(weights) != meta.get("sha256"):
             raise ModelFileError(f"{weights}: checksum does not match {meta_path} (tampered?)")
+        import torch
+
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises several types for foreign files
             raise ModelFileError(f"{weights}: not a plain weights file ({exc})") from exc
-        names = list(meta["input_names"])
-        net = LstmNet(len(names), len(STATIC_NAMES), int(meta["hidden"]))
         try:
-            stds = {
-                n: Standardiser(state.pop(f"{n}.mean").numpy(), state.pop(f"{n}.scale").numpy())
-                for n in ("inputs", "static")
-            }
-            net.load_state_dict(state)
-        except (KeyError, RuntimeError) as exc:
+            arrays = {k: v.numpy() for k, v in state.items()}
+            names, hidden = list(meta["input_names"]), int(meta["hidden"])
+            shapes = {"lstm.weight_ih_l0": (4 * hidden, len(names)),
+                      "lstm.weight_hh_l0": (4 * hidden, hidden),
+                      "head.0.weight": (hidden, hidden + len(STATIC_NAMES)),
+                      "head.2.weight": (1, hidden)}  # fmt: skip
+            for key, shape in shapes.items():
+                if arrays[key].shape != shape:
+                    raise KeyError(f"{key} has shape {arrays[key].shape}, not {shape}")
+            stds = {n: Standardiser(arrays[f"{n}.mean"], arrays[f"{n}.scale"])
+                    for n in ("inputs", "static")}  # fmt: skip
+            return cls(arrays, names, int(meta["window"]), stds["inputs"], stds["static"], meta)
+        except (KeyError, AttributeError, ValueError) as exc:
             raise ModelFileError(f"{weights}: weights do not fit the LSTM ({exc})") from exc
-        net.to(pick_device(device))
-        return cls(net, names, int(meta["window"]), stds["inputs"], stds["static"], meta)
 
 
 def _sha256(path: Path) -> str:

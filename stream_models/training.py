@@ -3,103 +3,88 @@
 The newest ``validation_fraction`` of examples (by event time, never shuffled
 across time) is held back. A training example at ``t`` is used only if its whole
 label horizon ``(t, t + horizon]`` ends before the validation slice begins, so no
-training label knows anything of the validation period. The candidate and the
-current model are scored on that same slice: that is the promotion gate's evidence.
+training label knows anything of the validation period. Training unrolls the
+LSTM over windows of ``window`` burn-in steps (no loss, the state settles) and
+``window`` scored steps, the way a zone's carried state is built when scoring.
+The candidate and the current model are scored on the same slice by the
+numpy scorer itself: that is the promotion gate's evidence.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
 from torch import nn
 
-from stream_models.history import ZoneHistory
+from stream_models.history import NotEnoughData, Split, ZoneHistory, time_split
 from stream_models.metrics import roc_auc
-from stream_models.sequence import LstmNet, SequenceModel, Standardiser, pick_device
-
-Index = dict[str, np.ndarray]  # zone -> row indices into its ZoneHistory
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    window: int = 64
-    hidden: int = 16
-    epochs: int = 4
-    seed: int = 7
-    lr: float = 1e-3
-    batch_size: int = 256
-    horizon_s: float = 8 * 3600.0
-    validation_fraction: float = 0.2
-    device: str = "auto"
+from stream_models.retrain import TrainConfig, score
+from stream_models.sequence import STATIC_NAMES, SequenceModel, Standardiser
 
 
-@dataclass(frozen=True)
-class Split:
-    train: Index
-    validation: Index
-    validation_start: float  # first event time of the validation slice
-    train_end: float  # latest t + horizon of any training example (< validation_start)
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
-class NotEnoughData(ValueError):
-    """Too few examples, or too few targets, to train or to judge a model."""
+class LstmNet(nn.Module):
+    """LSTM over the sequence; at each step the hidden state and static context give a logit."""
+
+    def __init__(self, n_inputs: int, n_static: int, hidden: int) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(n_inputs, hidden, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(hidden + n_static, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, 1))  # fmt: skip
+
+    def forward(self, seq: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) inputs and (B, T, s) statics -> (B, T) logits."""
+        out, _ = self.lstm(seq)
+        return self.head(torch.cat([out, static], dim=2)).squeeze(2)
 
 
-def time_split(histories: Mapping[str, ZoneHistory], validation_fraction: float,
-               horizon_s: float) -> Split:  # fmt: skip
-    """Hold back the newest slice; purge training examples whose horizon reaches into it.
+def _as_model(net: LstmNet, input_names: Sequence[str], window: int, inputs: Standardiser,
+              static: Standardiser) -> SequenceModel:  # fmt: skip
+    weights = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+    return SequenceModel(weights, input_names, window, inputs, static)
 
-    >>> t = np.arange(10) * 3600.0
-    >>> h = {"z": ZoneHistory("z", t, np.zeros((10, 1), np.float32),
-    ...                      np.zeros((10, 3), np.float32), np.zeros(10, bool))}
-    >>> s = time_split(h, 0.2, horizon_s=2 * 3600)
-    >>> s.train["z"].tolist(), s.validation["z"].tolist()
-    ([0, 1, 2, 3, 4, 5], [8, 9])
+
+def untrained_model(input_names: Sequence[str], window: int, hidden: int, seed: int
+                    ) -> SequenceModel:  # fmt: skip
+    """A randomly initialised model with identity standardisation (tests, examples)."""
+    torch.manual_seed(seed)
+    d, s = len(input_names), len(STATIC_NAMES)
+    return _as_model(LstmNet(d, s, hidden), input_names, window,
+                     Standardiser(np.zeros(d, np.float32), np.ones(d, np.float32)),
+                     Standardiser(np.zeros(s, np.float32), np.ones(s, np.float32)))  # fmt: skip
+
+
+def _windows(h: ZoneHistory, train: np.ndarray, window: int, model_in: Standardiser,
+             model_st: Standardiser) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """Burn-in windows over one zone: (inputs, statics, labels, loss mask), each (W, 2 window).
+
+    Run k scores examples [k window, (k + 1) window) after a burn-in over the
+    ``window`` inputs before them (mean inputs before the zone's first); only
+    training examples carry loss.
     """
-    all_t = np.concatenate([h.t for h in histories.values()]) if histories else np.array([])
-    if all_t.size < 2:
-        raise NotEnoughData("no labelled history to split")
-    ordered = np.sort(all_t)
-    start = float(ordered[min(int(len(ordered) * (1 - validation_fraction)), len(ordered) - 1)])
-    train, val, train_end = {}, {}, -np.inf
-    for zone, h in histories.items():
-        train[zone] = np.flatnonzero(h.t + horizon_s < start)
-        val[zone] = np.flatnonzero(h.t >= start)
-        if train[zone].size:
-            train_end = max(train_end, float(h.t[train[zone]].max() + horizon_s))
-    return Split(train, val, start, train_end)
-
-
-def _gather(model: SequenceModel, histories: Mapping[str, ZoneHistory], index: Index
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Windows, static context and labels of the indexed examples (all zones)."""
-    ws, ss, ys = [], [], []
-    for zone, idx in index.items():
-        if idx.size:
-            h = histories[zone]
-            ws.append(model.windows(h.x, idx))
-            ss.append(h.static[idx])
-            ys.append(h.y[idx])
-    if not ws:
-        d = len(model.input_names)
-        return np.zeros((0, model.window, d), np.float32), np.zeros((0, 3), np.float32), \
-            np.zeros(0, bool)  # fmt: skip
-    return np.concatenate(ws), np.concatenate(ss), np.concatenate(ys)
-
-
-def score(model: SequenceModel, histories: Mapping[str, ZoneHistory], index: Index
-          ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(labels, probabilities) of ``model`` on the indexed examples, in batches."""
-    w, s, y = _gather(model, histories, index)
-    logits = np.concatenate(
-        [model.predict_logits(w[i : i + 2048], s[i : i + 2048]) for i in range(0, len(y), 2048)]
-        or [np.zeros(0, np.float32)]
-    )
-    return y, 1 / (1 + np.exp(-logits.astype(float)))
+    n, w = len(h.t), window
+    pad_x, pad_s = np.zeros((w, h.x.shape[1]), np.float32), np.zeros((w, h.static.shape[1]),
+                                                                      np.float32)  # fmt: skip
+    x = np.concatenate([pad_x, model_in(h.x), pad_x])
+    st = np.concatenate([pad_s, model_st(h.static), pad_s])
+    y = np.concatenate([np.zeros(w, np.float32), h.y.astype(np.float32), np.zeros(w, np.float32)])
+    mask = np.zeros(n + 2 * w, np.float32)
+    mask[train + w] = 1.0
+    runs = -(-n // w)
+    idx = np.arange(2 * w)[None, :] + (np.arange(runs) * w)[:, None]
+    loss = mask[idx]
+    loss[:, :w] = 0.0  # burn-in steps settle the state; they are not scored
+    keep = loss.any(axis=1)
+    return x[idx[keep]], st[idx[keep]], y[idx[keep]], loss[keep]
 
 
 def train_lstm(
@@ -116,46 +101,48 @@ def train_lstm(
     statics = [histories[z].static[i] for z, i in split.train.items() if i.size]
     if not rows:
         raise NotEnoughData("no training example ends its horizon before the validation slice")
+    n_pos = int(sum(histories[z].y[i].sum() for z, i in split.train.items()))
+    n_train = sum(len(r) for r in rows)
+    if n_pos == 0 or n_pos == n_train:
+        raise NotEnoughData(f"training window has {n_pos} targets in {n_train} examples")
     torch.manual_seed(config.seed)
-    n_static = statics[0].shape[1]
-    model = SequenceModel(
-        LstmNet(len(input_names), n_static, config.hidden), input_names, config.window,
-        Standardiser.fit(np.concatenate(rows)), Standardiser.fit(np.concatenate(statics)),
-    )  # fmt: skip
-    w, s, y = _gather(model, histories, split.train)
-    n_pos = int(y.sum())
-    if n_pos == 0 or n_pos == len(y):
-        raise NotEnoughData(f"training window has {n_pos} targets in {len(y)} examples")
+    std_in = Standardiser.fit(np.concatenate(rows))
+    std_st = Standardiser.fit(np.concatenate(statics))
+    parts = [_windows(histories[z], i, config.window, std_in, std_st)
+             for z, i in split.train.items() if i.size]  # fmt: skip
+    x, st, y, loss_mask = (np.concatenate(p) for p in zip(*parts, strict=True))
     device = pick_device(config.device)
-    net = model.net.to(device).train()
-    seq = torch.from_numpy(w).to(device)
-    st = torch.from_numpy(model.static(s)).to(device)
-    target = torch.from_numpy(y.astype(np.float32)).to(device)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - n_pos) / n_pos, device=device))
+    net = LstmNet(len(input_names), st.shape[2], config.hidden).to(device).train()
+    tx, tst = torch.from_numpy(x).to(device), torch.from_numpy(st).to(device)
+    ty, tmask = torch.from_numpy(y).to(device), torch.from_numpy(loss_mask).to(device)
+    pos_weight = torch.tensor((n_train - n_pos) / n_pos, device=device)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight, reduction="none")
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread: identical results run to run, and scoring keeps a core
+    batch = max(config.batch_size // config.window, 1)  # windows per step: ~batch_size examples
     try:
         loss_sum = 0.0
         for _ in range(config.epochs):
             loss_sum = 0.0
-            for batch in torch.randperm(len(y), generator=gen).split(config.batch_size):
-                b = batch.to(device)
+            for b in torch.randperm(len(x), generator=gen).split(batch):
+                b = b.to(device)
                 opt.zero_grad()
-                loss = loss_fn(net(seq[b], st[b]), target[b])
+                per_step = loss_fn(net(tx[b], tst[b]), ty[b]) * tmask[b]
+                loss = per_step.sum() / tmask[b].sum().clamp(min=1.0)
                 loss.backward()
                 nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 opt.step()
-                loss_sum += loss.item() * len(b)
+                loss_sum += float(per_step.detach().sum())
     finally:
         torch.set_num_threads(threads)
-    net.eval()
-    vy, vp = score(model, histories, split.validation)
+    model = _as_model(net.eval(), input_names, config.window, std_in, std_st)
+    _, vy, vp = score(model, histories, split.validation)
     report = {
-        "train_examples": len(y), "train_positives": n_pos,
+        "train_examples": n_train, "train_positives": n_pos,
         "validation_examples": int(vy.size), "validation_positives": int(vy.sum()),
-        "train_loss": loss_sum / len(y), "validation_roc_auc": roc_auc(vy, vp),
+        "train_loss": loss_sum / n_train, "validation_roc_auc": roc_auc(vy, vp),
         "validation_start": split.validation_start, "train_end": split.train_end,
         "train_seconds": time.perf_counter() - started, "config": asdict(config),
     }  # fmt: skip

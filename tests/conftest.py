@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from config.settings import load_settings
+from config.settings import TopicSettings, load_settings
 from replay.broker import EmbeddedBroker, ensure_topics
 
 
@@ -26,6 +26,6 @@ def topic_env(request: pytest.FixtureRequest, tmp_path) -> dict[str, str]:  # ty
     digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
     name = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")[:32] + digest
     env = {"SEISMOWATCH_STATE_DIR": str(tmp_path / "state")}
-    for field in ("events", "rejected", "features", "risk", "alerts"):
+    for field in TopicSettings.model_fields:  # every topic, so no test shares one
         env[f"SEISMOWATCH_TOPICS__{field.upper()}"] = f"t.{name}.{field}"
     return env

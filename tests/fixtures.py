@@ -19,15 +19,15 @@ EATON = REPO / "examples" / "data" / "toc2me_eaton2018.csv"
 EATON_MAP = ["x=Easting (m)", "y=Northing (m)", "z=TVD (m)", "magnitude=MW", "event_id=EventID"]
 
 
-# Ordinary events per panel and day for test files: a busy mine (about 30 located events a
-# day), so a few days of it have rows to read and a few months have targets to learn from.
-# The calibrated year (SynthParams() alone) is tested in tests/test_replay/test_synth.py.
-DENSE_RATE = 20.0
+# Test files come from a busy mine (about 30 located events a day) whose large events follow
+# the Gutenberg-Richter tail of that rate (the random calendar: ~50 events >= 1e4 J a year),
+# so a few days have rows to read and a few months have targets to learn from. The
+# calibrated paper year (SynthParams() alone) is tested in tests/test_replay/test_synth.py.
+DENSE = {"background_per_day": 20.0, "large_events": "random"}
 
 
 def synth_frame(days: int = 30, seed: int = 7, **overrides: object) -> pd.DataFrame:
-    overrides.setdefault("background_per_day", DENSE_RATE)
-    return generate(replace(SynthParams(days=days, seed=seed), **overrides))
+    return generate(replace(SynthParams(days=days, seed=seed), **{**DENSE, **overrides}))
 
 
 def synth_file(path: Path, days: int = 30, seed: int = 7, **overrides: object) -> Path:

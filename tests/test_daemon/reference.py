@@ -7,16 +7,17 @@ from pathlib import Path
 
 from config.settings import load_settings
 from stream_models.events import Event
+from stream_models.monitor import Outcome
 from stream_models.pipeline import MineRunner
-from stream_models.records import features_record, risk_record
-from stream_models.retrain import Retrainer
-from stream_models.risk import INPUT_NAMES
+from stream_models.records import risk_record
+
+Key = tuple[str, str]  # (event id, zone): each event is scored in its zone and mine-wide
 
 
 def expected_records(
     events: list[Event], config: Path, env: dict[str, str], state_dir: Path
-) -> tuple[dict[str, dict], dict[str, dict]]:  # type: ignore[type-arg]
-    """(features, risk) records by event id, as JSON round-tripped dicts.
+) -> dict[Key, dict]:  # type: ignore[type-arg]
+    """Risk records (features inside) by (event id, zone), as JSON-decoded dicts.
 
     The worker's ``SEISMOWATCH_*`` environment applies here too; the LSTM retrains in
     ``state_dir`` exactly as the worker's does in its own.
@@ -27,23 +28,22 @@ def expected_records(
         if key.startswith(("SEISMOWATCH_LSTM__", "SEISMOWATCH_ALERTS__"))
     }
     settings = load_settings(config, **overrides)
-    retrainer = None
-    if settings.lstm.enabled:
-        retrainer = Retrainer(state_dir, state_dir / "registry", INPUT_NAMES,
-                              settings.retrain_policy(), settings.lstm.device)  # fmt: skip
-    runner = MineRunner(settings.monitor_policy(), retrainer)
-    features, risk = {}, {}
+    runner = MineRunner.build(
+        settings.monitor_policy(), settings.retrain_policy() if settings.lstm.enabled else None,
+        state_dir, mine_scope=settings.mine_scope_name,
+    )  # fmt: skip
+    risk = {}
     for e in events:
-        out = runner.process(e)
-        features[e.event_id] = json.loads(json.dumps(features_record(out)))
-        risk[e.event_id] = json.loads(json.dumps(risk_record(out)))
+        for step in runner.process(e):
+            if isinstance(step, Outcome):
+                risk[(step.event.event_id, step.event.zone)] = json.loads(risk_record(step))
     runner.close()
-    return features, risk
+    return risk
 
 
-def by_event(messages: list[tuple[bytes | None, bytes]]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
-    out: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+def by_event(messages: list[tuple[bytes | None, bytes]]) -> dict[Key, list[dict]]:  # type: ignore[type-arg]
+    out: dict[Key, list[dict]] = {}  # type: ignore[type-arg]
     for _, value in messages:
         record = json.loads(value)
-        out.setdefault(record["event_id"], []).append(record)
+        out.setdefault((record["event_id"], record["zone"]), []).append(record)
     return out

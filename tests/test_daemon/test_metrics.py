@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from daemon.agents import dead_letter_source
 from daemon.demo import parse_samples
-from daemon.metrics import WorkerMetrics
+from daemon.metrics import WorkerMetrics, ZoneSnapshot
 from replay.read import read_events
 from replay.rejects import Reject
 from replay.synth import write_gits
@@ -21,37 +22,45 @@ def _samples(registry: CollectorRegistry) -> dict[str, list[tuple[dict[str, str]
     return parse_samples(generate_latest(registry).decode())
 
 
-def test_a_zone_that_moved_away_leaves_no_gauge_behind(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_zone_gauges_come_from_the_zones_owned_at_scrape_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = write_gits(synth_frame(days=5), tmp_path / "m.parquet")
     events = read_events(path, "gits", {}, timezone="UTC").events
     m = WorkerMetrics(CollectorRegistry())
-    m.init_zones(["north", "south"])
     policy = MonitorPolicy(min_examples=1, min_positives=0)
+    owned: dict[str, ZoneSnapshot] = {}
+    stopped: list[tuple[str, int]] = []
+    m.watch(lambda: list(owned.values()), lambda: stopped)
     for zone in ("north", "south"):
         mon = ZoneMonitor(zone, policy)
         for e in events:
             outcome = mon.process(replace(e, zone=zone), None)
             m.observe(outcome, 0.01)
-        m.observe_scores(zone, mon.metrics())
-        m.observe_state_size(zone, 1234)
+        owned[zone] = ZoneSnapshot(zone, outcome, mon.metrics, 1234)
     before = _samples(m.registry)
     assert {lab["zone"] for lab, _ in before["seismowatch_hazard_state"]} == {"north", "south"}
+    windows = {(lab["zone"], lab["window"]) for lab, _ in
+               before["seismowatch_rolling_energy_joules"]}  # fmt: skip
+    assert windows == {(z, w) for z in ("north", "south") for w in ("1h", "8h", "24h", "7d")}
+    rate = {lab["window"]: v for lab, v in before["seismowatch_rolling_event_rate_per_second"]
+            if lab["zone"] == "north"}  # fmt: skip
+    assert rate["7d"] == pytest.approx(outcome.features["rate_per_h_7d"] / 3600)
+    assert before["seismowatch_zone_state_bytes"][0][1] == 1234
 
-    m.forget_zone("north")
+    del owned["north"]  # its partition moved to another worker
+    stopped.append(("gits.events", 2))
     after = _samples(m.registry)
     for name, samples in after.items():
         zones = {lab.get("zone") for lab, _ in samples}
-        if name.endswith(("_total", "_bucket", "_count", "_sum", "_created", "_info")):
+        if name.endswith(("_total", "_bucket", "_count", "_sum", "_created")):
             continue  # counters and histograms keep counting: rates over them stay right
         assert "north" not in zones, name
-    # the other zone is untouched, and the moved zone's counters remain
     assert after["seismowatch_hazard_state"] == [
         s for s in before["seismowatch_hazard_state"] if s[0]["zone"] == "south"
     ]
     assert ({"zone": "north"}, float(len(events))) in after["seismowatch_events_processed_total"]
-    # scored again later (the zone came back): its gauges return
-    m.observe(ZoneMonitor("north", policy).process(replace(events[0], zone="north"), None), 0.01)
-    assert "north" in {lab["zone"] for lab, _ in _samples(m.registry)["seismowatch_hazard_state"]}
+    assert after["seismowatch_partition_stopped"] == [
+        ({"topic": "gits.events", "partition": "2"}, 1.0)
+    ]
 
 
 def test_the_rules_thresholds_are_exported() -> None:

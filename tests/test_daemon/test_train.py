@@ -36,7 +36,7 @@ def test_train_writes_an_entry_a_worker_loads(tmp_path: Path) -> None:
     settings = load_settings(MINE_TOML, state_dir=tmp_path / "worker",
                              **{"lstm.registry_dir": str(out)})  # fmt: skip
     retrainer = Retrainer(settings.state_dir, settings.registry_dir, INPUT_NAMES,
-                          settings.retrain_policy(), "cpu")  # fmt: skip
+                          settings.retrain_policy())  # fmt: skip
     assert retrainer.active is not None and retrainer.active.version == registry.current()
     retrainer.close()
 

@@ -17,8 +17,6 @@ from stream_models.backtest import backtest, molchan
 from stream_models.events import Event
 from stream_models.monitor import COMPONENTS
 from stream_models.pipeline import MineRunner
-from stream_models.retrain import Retrainer
-from stream_models.risk import INPUT_NAMES
 from tests.fixtures import REPO, cli, synth_file
 
 MINE = REPO / "config" / "synthetic-mine.toml"
@@ -36,8 +34,8 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Event]]:
 
 def _run(events: list[Event], tmp: Path) -> tuple[dict, object]:  # type: ignore[type-arg]
     s = load_settings(MINE, **FAST)
-    r = Retrainer(tmp, tmp / "registry", INPUT_NAMES, s.retrain_policy(), "cpu")
-    runner = MineRunner(s.monitor_policy(), r)
+    runner = MineRunner.build(s.monitor_policy(), s.retrain_policy(), tmp,
+                              mine_scope=s.mine_scope_name)  # fmt: skip
     try:
         return backtest(events, runner, [0.2, 0.3, 0.4])
     finally:

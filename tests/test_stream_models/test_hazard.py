@@ -57,3 +57,36 @@ def test_alert_ids_are_stable_across_a_replay_and_a_state_round_trip() -> None:
 def test_inconsistent_thresholds_are_refused(thresholds: tuple[float, float, float]) -> None:
     with pytest.raises(ValueError, match="thresholds"):
         HazardPolicy(thresholds)
+
+
+def _ticked(probs: list[tuple[float, float]], ticks: list[float]) -> list[tuple[str, str, float]]:
+    """Feed (t, p) forecasts, calling tick at the given clock times in between."""
+    h = HazardTracker("z", HazardPolicy((0.3, 0.5, 0.7), cooldown_s=600, horizon_s=3600))
+    out, pending = [], sorted(ticks)
+    for i, (t, p) in enumerate(probs):
+        while pending and pending[0] < t:
+            out += h.tick(pending.pop(0))
+        out += h.update(p, t, f"e{i}")
+    return [(tr.kind, tr.alert_id, tr.t) for tr in out]
+
+
+def test_all_clear_and_expiry_do_not_depend_on_when_the_clock_is_looked_at() -> None:
+    # a raise to d, then the zone goes quiet for 5 h, then one calm event
+    probs = [(0.0, 0.8), (100.0, 0.75), (18_000.0, 0.05)]
+    never = _ticked(probs, [])
+    often = _ticked(probs, [float(s) for s in range(200, 18_000, 300)])
+    late = _ticked(probs, [17_999.0])
+    assert never == often == late
+    kinds = [k for k, _, _ in never]
+    assert kinds == ["raise", "all-clear"]
+    assert never[1][2] == 100.0 + 3600 + 600  # expiry one horizon after the last forecast
+
+
+def test_a_quiet_zone_falls_to_a_and_closes_its_episode_on_the_clock_alone() -> None:
+    h = HazardTracker("z", HazardPolicy((0.3, 0.5, 0.7), cooldown_s=600, horizon_s=3600))
+    assert [tr.kind for tr in h.update(0.9, 0.0, "e0")] == ["raise"]
+    assert h.tick(3599.0) == [] and h.state == "d"
+    assert h.tick(3600.0) == [] and h.state == "a"  # the forecast expired
+    closed = h.tick(4200.0)
+    assert [(tr.kind, tr.t) for tr in closed] == [("all-clear", 4200.0)]
+    assert h.tick(99_999.0) == []  # once only

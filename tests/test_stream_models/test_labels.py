@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream_models.events import Event
-from stream_models.labels import DelayedLabeler, Pending
+from stream_models.labels import DelayedLabeler, example_key
 from stream_models.monitor import MonitorPolicy, ZoneMonitor
 from stream_models.risk import RiskModel
+from stream_models.state import pack, unpack
 
 T0 = datetime(2021, 3, 1, tzinfo=UTC)
 HORIZON_S = 3 * 3600.0
@@ -46,24 +48,57 @@ class SpyModel(RiskModel):
         super().learn_one(x, y)
 
 
+def _run_labeler(lab: DelayedLabeler, events: list[Event]) -> dict[str, tuple[bool, float]]:
+    released: dict[str, tuple[bool, float]] = {}
+    ids = {example_key(e.event_id): e.event_id for e in events}
+    for e in events:
+        out = lab.advance(e.timestamp, e.energy_j)
+        for row in out:
+            assert row["t"] + HORIZON_S < e.timestamp  # the horizon has passed when released
+            released[ids[int(row["key"])]] = (bool(row["labels"][0]), e.timestamp)
+        lab.add(e.timestamp, example_key(e.event_id), [0.5])
+    return released
+
+
 @settings(max_examples=60, deadline=None)
 @given(streams)
 def test_released_labels_match_brute_force_and_come_after_the_horizon(rows) -> None:  # type: ignore[no-untyped-def]
     events = _events(rows)
-    lab = DelayedLabeler(HORIZON_S, 1e4)
-    released: dict[str, tuple[bool, float]] = {}
-    for e in events:
-        for p in lab.advance(e.timestamp, e.energy_j):
-            assert p.t + HORIZON_S < e.timestamp  # the horizon has passed when it is released
-            released[p.event_id] = (p.positive, e.timestamp)
-        lab.add(Pending(e.timestamp, e.event_id, {}, 0.5, 0.0))
+    lab = DelayedLabeler(HORIZON_S, (1e4,), width=1)
+    released = _run_labeler(lab, events)
     for i, e in enumerate(events):
         if e.event_id in released:
             assert released[e.event_id][0] == _truth(events, i), e.event_id
-    still_pending = {p["event_id"] for p in lab.to_state()["pending"]}
-    assert still_pending | set(released) == {e.event_id for e in events}  # nothing dropped
+    waiting = lab.rows[: len(lab)]
+    ids = {example_key(e.event_id): e.event_id for e in events}
+    still = {ids[int(k)] for k in waiting["key"]}
+    assert still | set(released) == {e.event_id for e in events}  # nothing dropped
+    assert not still & set(released) and lab.thinned == 0
     last = events[-1].timestamp
-    assert all(last <= e.timestamp + HORIZON_S for e in events if e.event_id in still_pending)
+    assert all(last <= t + HORIZON_S for t in waiting["t"])
+
+
+def test_a_burst_is_thinned_evenly_and_counted_never_silently() -> None:
+    lab = DelayedLabeler(HORIZON_S, (1e4,), width=1, capacity=64)
+    events = _events([(5.0, 2.0)] * 1000)  # 1,000 events in 83 minutes: more than 64 wait
+    for e in events:
+        lab.advance(e.timestamp, e.energy_j)
+        lab.add(e.timestamp, example_key(e.event_id), [0.0])
+    assert len(lab) <= 64 and lab.thinned + len(lab) == len(events)
+    t = lab.rows["t"][: len(lab)]
+    gaps = np.diff(t)
+    assert gaps.max() <= 4 * gaps.min()  # spread evenly over the burst, not bunched at its start
+    for e in _events([(HORIZON_S + 1, 2.0)] * 3):  # the burst is over: the stride relaxes
+        lab.advance(events[-1].timestamp + e.timestamp - T0.timestamp(), 1.0)
+    assert lab.stride == 1
+
+
+def test_state_round_trip_keeps_waiting_examples() -> None:
+    lab = DelayedLabeler(HORIZON_S, (1e4, 1e3), width=2)
+    for e in _events([(600.0, 2.0)] * 10):
+        lab.add(e.timestamp, example_key(e.event_id), [1.0, 2.0])
+    back = DelayedLabeler.from_state(unpack(pack(lab.to_state())))
+    assert pack(back.to_state()) == pack(lab.to_state())
 
 
 @settings(max_examples=30, deadline=None)
@@ -72,15 +107,16 @@ def test_monitor_never_learns_an_example_before_its_horizon(rows) -> None:  # ty
     events = _events(rows)
     spy = SpyModel()
     mon = ZoneMonitor("z", MonitorPolicy(horizon_s=HORIZON_S, min_examples=0), spy)
-    inputs_of: dict[int, str] = {}
+    times = {example_key(e.event_id): (i, e) for i, e in enumerate(events)}
+    learned_keys = []
     for e in events:
         spy.clock = e.timestamp
         out = mon.process(e)
-        inputs_of[id(out.inputs)] = e.event_id
-        assert all(ex.t + HORIZON_S < e.timestamp for ex in out.learned)
-    by_id = {e.event_id: (i, e) for i, e in enumerate(events)}
-    for clock, x, y in spy.learned:
-        i, e = by_id[inputs_of[id(x)]]
+        assert all(t + HORIZON_S < e.timestamp for t in out.learned["t"])
+        learned_keys += [int(k) for k in out.learned["key"]]
+    assert len(spy.learned) == len(learned_keys)
+    for (clock, _, y), key in zip(spy.learned, learned_keys, strict=True):
+        i, e = times[key]
         assert clock > e.timestamp + HORIZON_S  # look-ahead would learn it earlier
         assert y == _truth(events, i)
 
@@ -89,18 +125,16 @@ def test_a_look_ahead_labeler_is_caught() -> None:
     """The check above fails on a labeler that releases examples as soon as a target arrives."""
 
     class Eager(DelayedLabeler):
-        def advance(self, t: float, energy_j: float) -> list[Pending]:
-            if energy_j >= self.target_energy_j:
-                for p in self._pending:
-                    p.positive = True
-                out, self._pending = list(self._pending), type(self._pending)()
-                return out
+        def advance(self, t: float, energy_j: float) -> np.ndarray:
+            if energy_j >= self.thresholds_j[0]:
+                self.horizon_s = 0.0  # release everything that waits
             return super().advance(t, energy_j)
 
     events = _events([(0, 2.0), (600, 4.5), (600, 2.0)])
-    lab = Eager(HORIZON_S, 1e4)
+    lab = Eager(HORIZON_S, (1e4,), width=1)
     early = []
     for e in events:
-        early += [p for p in lab.advance(e.timestamp, e.energy_j) if p.t + HORIZON_S >= e.timestamp]
-        lab.add(Pending(e.timestamp, e.event_id, {}, 0.5, 0.0))
+        out = lab.advance(e.timestamp, e.energy_j)
+        early += [t for t in out["t"] if t + HORIZON_S >= e.timestamp]
+        lab.add(e.timestamp, example_key(e.event_id), [0.5])
     assert early  # the eager labeler leaks: the assertion in the real tests would fire

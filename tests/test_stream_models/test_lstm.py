@@ -16,13 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream_models.events import Event
-from stream_models.history import HistoryStore, ZoneHistory
+from stream_models.history import HistoryStore, ZoneHistory, time_split
 from stream_models.monitor import MonitorPolicy, ZoneMonitor
 from stream_models.registry import ModelRegistry
-from stream_models.retrain import Retrainer, RetrainPolicy, retrain_job
+from stream_models.retrain import Retrainer, RetrainPolicy, TrainConfig, retrain_job, score
 from stream_models.risk import INPUT_NAMES
 from stream_models.sequence import META_FILE, WEIGHTS_FILE, ModelFileError, SequenceModel
-from stream_models.training import TrainConfig, score, time_split, train_lstm
+from stream_models.training import LstmNet, train_lstm, untrained_model
 
 HOUR = 3600.0
 CONFIG = TrainConfig(window=8, hidden=8, epochs=6, seed=3, horizon_s=8 * HOUR)
@@ -50,7 +50,7 @@ def fill_store(path: Path, histories: dict[str, ZoneHistory]) -> HistoryStore:
     store = HistoryStore(path, INPUT_NAMES, retention_s=1e12)
     for zone, h in histories.items():
         for i in range(len(h.t)):
-            store.add(zone, float(h.t[i]), f"{zone}-{i}", h.x[i], h.static[i], bool(h.y[i]))
+            store.add(zone, float(h.t[i]), i, h.x[i], h.static[i], bool(h.y[i]))
     store.commit()
     return store
 
@@ -94,14 +94,37 @@ def test_saved_model_reloads_to_identical_predictions(tmp_path: Path) -> None:
     model, _ = train_lstm(hist, INPUT_NAMES, CONFIG)
     model.meta["version"] = "lstm-0001"
     model.save(tmp_path / "lstm-0001")
-    loaded = SequenceModel.load(tmp_path / "lstm-0001", "cpu")
+    loaded = SequenceModel.load(tmp_path / "lstm-0001")
     index = {z: np.arange(len(h.t)) for z, h in hist.items()}
-    assert np.array_equal(score(model, hist, index)[1], score(loaded, hist, index)[1])
+    assert np.array_equal(score(model, hist, index)[2], score(loaded, hist, index)[2])
     assert loaded.version == "lstm-0001" and loaded.input_names == list(INPUT_NAMES)
 
 
+def test_numpy_stepping_equals_the_torch_network_over_a_sequence() -> None:
+    """Scoring steps the cell in numpy with carried state; training unrolls it in torch."""
+    torch.manual_seed(0)
+    net = LstmNet(len(INPUT_NAMES), 3, 8).eval()
+    model = untrained_model(INPUT_NAMES, window=8, hidden=8, seed=0)
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in model.weights.items()})
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, len(INPUT_NAMES))).astype(np.float32)
+    st = rng.normal(size=(300, 3)).astype(np.float32)
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)[None], torch.from_numpy(st)[None])[0].numpy()
+    np.testing.assert_allclose(model.run(x, st), want, rtol=1e-4, atol=1e-5)
+
+
+def test_a_swap_warms_up_on_the_last_window_of_inputs() -> None:
+    model = untrained_model(INPUT_NAMES, window=8, hidden=8, seed=0)
+    rows = np.random.default_rng(5).normal(size=(30, len(INPUT_NAMES)))
+    state = model.zero_state()
+    for x in rows[-8:]:
+        state = model.step(state, x)
+    assert np.array_equal(model.warm(rows), state)
+
+
 def _saved(tmp_path: Path) -> Path:
-    model = SequenceModel.untrained(INPUT_NAMES, window=4, hidden=4, seed=0)
+    model = untrained_model(INPUT_NAMES, window=4, hidden=4, seed=0)
     model.save(tmp_path / "entry")
     return tmp_path / "entry"
 
@@ -167,7 +190,7 @@ def test_a_worse_candidate_is_not_promoted_and_a_better_one_is(tmp_path: Path) -
     now = max(float(h.t.max()) for h in hist.values())
     registry = ModelRegistry(tmp_path / "registry")
     retrainer = Retrainer(tmp_path / "state", registry.root, INPUT_NAMES,
-                          _policy(blocking=True), "cpu")  # fmt: skip
+                          _policy(blocking=True))  # fmt: skip
     retrainer.schedule_at(0.0)
 
     [good] = retrainer.step(now)
@@ -219,9 +242,9 @@ def test_the_scorer_switches_to_a_promoted_version_while_events_keep_flowing(
     registry = ModelRegistry(tmp_path / "registry")
     # the incumbent: an untrained network, promoted by hand
     version, path = registry.allocate()
-    SequenceModel.untrained(INPUT_NAMES, window=8, hidden=8, seed=0).save(path)
+    untrained_model(INPUT_NAMES, window=8, hidden=8, seed=0).save(path)
     registry.promote(version)
-    retrainer = Retrainer(tmp_path / "state", registry.root, INPUT_NAMES, _policy(), "cpu")
+    retrainer = Retrainer(tmp_path / "state", registry.root, INPUT_NAMES, _policy())
     assert retrainer.active is not None and retrainer.active.version == "untrained"
     mon = ZoneMonitor("z0", MonitorPolicy(sequence_window=8))
     retrainer.schedule_at(0.0)  # due at the first event

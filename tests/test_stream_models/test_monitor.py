@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from replay.read import read_events
-from stream_models.monitor import LateEventError, MonitorPolicy, ZoneMonitor
-from stream_models.records import dumps, risk_record
+from stream_models.monitor import DuplicateEventError, LateEventError, MonitorPolicy, ZoneMonitor
+from stream_models.records import risk_record
 from stream_models.risk import RiskModel
-from tests.fixtures import synth_file
+from stream_models.state import nbytes, pack, unpack
+from tests.fixtures import EATON, EATON_MAP, synth_file
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +37,13 @@ def test_restored_monitor_gives_identical_outcomes(events: list, tmp_path: Path)
     first = ZoneMonitor("mine", policy)
     for e in events[:cut]:
         first.process(e)
-    state = json.loads(json.dumps(first.to_state()))  # what the changelog table holds
+    state = unpack(pack(first.to_state()))  # what the changelog table holds
     first.model.save(tmp_path / "models" / "mine.pkl")
     model = RiskModel.load(tmp_path / "models" / "mine.pkl", tmp_path)
     resumed = ZoneMonitor.from_state(state, policy, model)
     for e, want in zip(events[cut:], expected[cut:], strict=True):
         got = resumed.process(e)
-        assert dumps(risk_record(got)) == dumps(risk_record(want))
+        assert risk_record(got) == risk_record(want)
         assert all(_same(got.features[k], want.features[k]) for k in want.features)
         assert [t.alert_id for t in got.transitions] == [t.alert_id for t in want.transitions]
     for name, scores in straight.metrics().items():
@@ -69,7 +70,7 @@ def test_a_slightly_late_event_counts_at_the_zone_clock(events: list) -> None:  
     late = replace(events[150], event_id="late", time=events[199].time - timedelta(minutes=40))
     out = mon.process(late)
     assert out.features["count_1h"] >= 1 and mon.features.clock == clock
-    assert mon.labeler.to_state()["pending"][-1]["t"] == clock  # its example: at the clock
+    assert mon.labeler.rows["t"][len(mon.labeler) - 1] == clock  # its example: at the clock
     nxt = mon.process(events[200])
     assert nxt.event.event_id == events[200].event_id and mon.features.clock >= clock
 
@@ -78,12 +79,45 @@ def test_a_too_late_event_is_refused_and_changes_nothing(events: list) -> None: 
     mon = ZoneMonitor("mine", MonitorPolicy(max_lateness_s=3600))
     for e in events[:200]:
         mon.process(e)
-    before = json.dumps(mon.to_state())
+    before = pack(mon.to_state())
     learned = mon.model.n_learned
     late = replace(events[10], event_id="old")
     with pytest.raises(LateEventError, match=r"event old at .* h behind zone mine's clock"):
         mon.process(late)
-    assert json.dumps(mon.to_state()) == before and mon.model.n_learned == learned
+    assert pack(mon.to_state()) == before and mon.model.n_learned == learned
+
+
+def test_an_event_applied_twice_is_refused_and_changes_nothing(events: list) -> None:  # type: ignore[type-arg]
+    mon = ZoneMonitor("mine", MonitorPolicy())
+    for e in events[:100]:
+        mon.process(e)
+    before = pack(mon.to_state())
+    older = next(e for e in events[:99] if e.timestamp > events[99].timestamp - 20 * 3600)
+    for e in (events[99], older):  # a re-delivery, and a re-export's older row
+        with pytest.raises(DuplicateEventError, match=f"event {e.event_id} was already applied"):
+            mon.process(e)
+    assert pack(mon.to_state()) == before
+
+
+def test_zone_state_stays_small_in_a_ten_fold_burst_of_the_densest_catalog_hours() -> None:
+    """The densest 8 h of the real TOC2ME catalog, replayed ten times over in those 8 h."""
+    catalog = read_events(EATON, "catalog", dict(m.split("=") for m in EATON_MAP)).events
+    t = np.array([e.timestamp for e in catalog])
+    start = t[np.argmax(np.searchsorted(t, t + 8 * 3600) - np.arange(len(t)))]
+    dense = [e for e in catalog if start <= e.timestamp < start + 8 * 3600]
+    burst = sorted((replace(e, event_id=f"{e.event_id}-{k}", zone="z",
+                            time=e.time + timedelta(seconds=k * 0.37))
+                    for e in dense for k in range(10)), key=lambda e: e.time)  # fmt: skip
+    mon = ZoneMonitor("z", MonitorPolicy(target_energy_j=2e6, horizon_s=24 * 3600))
+    calm = ZoneMonitor("z", MonitorPolicy(target_energy_j=2e6, horizon_s=24 * 3600))
+    calm.process(replace(burst[0], event_id="one"))
+    peak = 0
+    for e in burst:
+        mon.process(e)
+        peak = max(peak, nbytes(mon.to_state()))
+    assert len(burst) > 3000 and mon.labeler.thinned > 0  # a real burst: thinning kicked in
+    assert peak <= 256 * 1024
+    assert peak <= nbytes(calm.to_state()) + 4096  # fixed arrays: the burst adds ids, no more
 
 
 def test_a_period_replayed_twice_keeps_the_state_bounded(events: list) -> None:  # type: ignore[type-arg]
@@ -101,6 +135,8 @@ def test_a_period_replayed_twice_keeps_the_state_bounded(events: list) -> None: 
             mon.process(replace(e, event_id=e.event_id + "-again"))
         except LateEventError:
             refused += 1
+        except DuplicateEventError:  # pragma: no cover - the ids differ
+            raise
         assert len(mon.labeler) <= peak + sum(ev.timestamp >= end - 86400 for ev in events)
     assert refused == sum(e.timestamp < end - 24 * 3600 for e in events)
     assert mon.features.clock == end
