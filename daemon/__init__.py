@@ -1,1 +1,1 @@
-"""The seismowatch command line and (from issue 3 on) the Faust streaming application."""
+"""The seismowatch command line and the Faust streaming application."""

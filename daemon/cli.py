@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,10 +18,9 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich import box
-from rich.console import Console, Group
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Column, Table
+from rich.table import Table
 
 from config.settings import Settings, load_settings
 from replay.exceptions import SeismowatchError
@@ -33,8 +32,15 @@ app = typer.Typer(
 )
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective settings.")
 app.add_typer(config_app, name="config")
-console = Console()
-err_console = Console(stderr=True)
+
+def _width(stream: Any) -> int | None:
+    """Piped output (a log, a ticket) keeps whole table rows instead of an 80-column cut;
+    a terminal, or COLUMNS, decides otherwise."""
+    return None if stream.isatty() or os.environ.get("COLUMNS") else 160
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 ConfigOpt = Annotated[
     Path | None,
@@ -437,6 +443,9 @@ def train(
                       str(value))  # fmt: skip
     verdict = "promoted" if decision["promoted"] else "not promoted"
     table.add_row("result", f"{verdict}{' (forced)' if decision.get('forced') else ''}")
+    etas = decision.get("etas") or {}
+    table.add_row("ETAS fit", f"{'promoted' if etas.get('promoted') else 'not promoted'}: "
+                              f"{etas.get('reason', 'not run')}")
     table.add_row("registry", str(out))
     console.print(table)
     if decision["promoted"]:
@@ -490,7 +499,7 @@ def _hours(text: str) -> float:
 
 @app.command()
 def backtest(
-    file: FileArg,
+    files: Annotated[list[Path], typer.Argument(help="GITS exports or catalogs, pooled")],
     fmt: FormatOpt = "gits",
     mapping: MapOpt = None,
     tz: TzOpt = None,
@@ -499,8 +508,13 @@ def backtest(
     ] = None,
     horizon: Annotated[str | None, typer.Option(help="Horizon, e.g. 8h (default 8h)")] = None,
     thresholds: Annotated[
-        str, typer.Option(help="Alert thresholds on the fused risk, comma-separated")
-    ] = "0.1,0.2,0.25,0.3,0.35,0.4,0.5,0.6",
+        str, typer.Option(help="State-c thresholds on the fused risk to compare")
+    ] = "0.02,0.05,0.1,0.2,0.3,0.4,0.5",
+    alerts_per_week: Annotated[
+        float | None,
+        typer.Option("--alerts-per-week", help="Recommend thresholds for at most N raises "
+                                               "to state c per zone per week", min=0.01),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures")] = None,
     scores_out: Annotated[
         Path | None, typer.Option("--scores", help="Per-event scores (.csv or .parquet)")
@@ -510,13 +524,12 @@ def backtest(
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Replay FILE at full speed through the daemon's own code, online, and score every
-    model, baseline and alert threshold."""
+    """Replay FILES at full speed through the daemon's own code, online, and score every
+    model, baseline and alert threshold in one table across them."""
     from rich.progress import MofNCompleteColumn
 
-    from stream_models.backtest import backtest as run_backtest
+    from daemon import backtest_view
     from stream_models.backtest import iter_thresholds
-    from stream_models.pipeline import MineRunner
 
     try:
         levels = list(iter_thresholds(thresholds))
@@ -526,23 +539,17 @@ def backtest(
                  "alerts.horizon_h": _hours(horizon) if horizon else None,
                  "lstm.blocking": True}  # fmt: skip
     settings = _settings(config, **overrides)
-    events = _read_for_models(file, fmt, mapping, tz, settings)
-    with tempfile.TemporaryDirectory(prefix="seismowatch-backtest-") as tmp:
-        runner = MineRunner.build(
-            settings.monitor_policy(),
-            settings.retrain_policy() if settings.lstm.enabled else None, Path(tmp),
-        )
-        progress = Progress(
-            TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err_console,
+    runs = [(f.stem if len(files) > 1 else f.name,
+             _read_for_models(f, fmt, mapping, tz, settings)) for f in files]  # fmt: skip
+    progress = Progress(TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err_console)  # fmt: skip
+    with progress:
+        task = progress.add_task("events", total=sum(len(e) for _, e in runs))
+        report, collected = backtest_view.run(
+            runs, settings, levels, alerts_per_week,
+            on_event=lambda i: progress.update(task, completed=i + 1),
         )  # fmt: skip
-        with progress:
-            task = progress.add_task("events", total=len(events))
-            report, collected = run_backtest(
-                events, runner, levels, on_event=lambda i: progress.update(task, completed=i + 1)
-            )
-        runner.close()
-    console.print(backtest_tables(report))
+    console.print(backtest_view.tables(report))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(_json_safe(report), indent=2, allow_nan=False))
@@ -558,9 +565,10 @@ def backtest(
     if report_out is not None:
         from daemon.report import write_report
 
+        events = [e for _, ev in runs for e in ev]
         with console.status("writing the report"):
-            write_report(report_out, f"seismowatch backtest of {file.name}", events,
-                         (report, collected))  # fmt: skip
+            write_report(report_out, f"seismowatch backtest of {', '.join(r for r, _ in runs)}",
+                         events, (report, collected))  # fmt: skip
         console.print(f"report written to {report_out}")
 
 
@@ -592,34 +600,6 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [_json_safe(v) for v in value]
     return value
-
-
-def backtest_tables(report: dict[str, Any]) -> Group:
-    """The backtest as two tables: scores per model, and the threshold trade-off."""
-
-    def fmt(v: Any, digits: int = 3) -> str:
-        return "n/a" if v is None or v != v else f"{v:.{digits}f}"
-
-    head = (
-        f"{report['events']} events over {report['days']:.0f} days, {report['targets']} "
-        f"targets (>= {report['target_energy_j']:g} J), horizon {report['horizon_h']:g} h"
-    )
-    heads = ("model", "ROC-AUC", "PR-AUC", "Brier", "Molchan", "g@5%", "g@10%", "g@20%")
-    scores = Table(*(Column(h, no_wrap=True) for h in heads), title=head, box=box.SIMPLE_HEAD,
-                   caption="Molchan: area skill (0.5 = chance); g@x: probability gain at x "
-                           "of time in alarm")  # fmt: skip
-    for name, m in report["scores"].items():
-        short = name.replace("baseline_", "base:").replace("last_shift_", "shift_")
-        scores.add_row(short, fmt(m["roc_auc"]), fmt(m["pr_auc"]),
-                       fmt(m["brier"]), fmt(m["molchan_area_skill"]), fmt(m["gain_at_5pct"], 2),
-                       fmt(m["gain_at_10pct"], 2), fmt(m["gain_at_20pct"], 2))  # fmt: skip
-    trade = Table("threshold", "alerts/day", "hit rate", "false alarms/day", "time in alarm",
-                  "median lead (h)", title="alerting on the fused risk")  # fmt: skip
-    for r in report["thresholds"]:
-        trade.add_row(fmt(r["threshold"], 2), fmt(r["alerts_per_day"], 2), fmt(r["hit_rate"]),
-                      fmt(r["false_alarms_per_day"], 2), fmt(r["alarm_time_fraction"]),
-                      fmt(r["median_lead_h"], 1))  # fmt: skip
-    return Group(scores, trade)
 
 
 def _setup_logging(verbose: bool) -> str:
@@ -814,6 +794,11 @@ def print_summary(summary: Any, speed: float | None) -> None:
         if n:
             table.add_row(f"alerts: {kind} to state {state}", str(n))
     table.add_row("alerts in total", str(sum(summary.alerts.values())))
+    hits = sum(hit for *_, hit in summary.dangerous)
+    table.add_row("dangerous events (>= target) preceded by an alert in the horizon",
+                  f"{hits} of {len(summary.dangerous)}")
+    for when, zone, energy, hit in summary.dangerous:
+        table.add_row(f"  {when} {zone} {energy:,.0f} J", "alert open" if hit else "missed")
     r = summary.retrainings
     table.add_row(
         "LSTM retrainings: promoted / rejected / skipped",
@@ -836,7 +821,8 @@ def scores_table(roc_auc: dict[tuple[str, str], float]) -> Table:
     from stream_models.monitor import COMPONENTS
 
     zones = sorted({zone for zone, _ in roc_auc})
-    table = Table("model", *zones, title="progressive ROC-AUC (n/a: no labelled targets yet)")
+    table = Table("model", *zones, title="progressive ROC-AUC on the learning target "
+                  "(n/a: not scored on it)")
     for model in COMPONENTS:
         cells = [roc_auc.get((zone, model), float("nan")) for zone in zones]
         table.add_row(model, *("n/a" if v != v else f"{v:.3f}" for v in cells))

@@ -191,7 +191,7 @@ class Summary:
     scored: int
     rejected: int
     alerts: dict[tuple[str, str], int]  # (kind, state) -> count
-    roc_auc: dict[tuple[str, str], float]  # (zone, model) -> progressive ROC-AUC
+    roc_auc: dict[tuple[str, str], float]  # (zone, model) -> progressive ROC-AUC, learning target
     retrainings: dict[str, int]  # result (promoted, rejected, skipped) -> count
     lstm_version: str
     latency_p50_s: float
@@ -199,6 +199,7 @@ class Summary:
     wall_s: float
     metrics_url: str
     bootstrap: str
+    dangerous: list[tuple[str, str, float, bool]]  # (time, zone, E, alert state open before)
 
 
 Update = Status | DemoProgress | Alert | Summary
@@ -220,6 +221,32 @@ def histogram_quantile(samples: dict[str, list[tuple[dict[str, str], float]]], n
             return prev_le + (le - prev_le) * frac
         prev_le, prev_count = le, count
     return prev_le
+
+
+def dangerous_events(settings: Settings, path: Path, records: list[dict[str, Any]]
+                     ) -> list[tuple[str, str, float, bool]]:  # fmt: skip
+    """Each target event of the export, and whether its zone had an alert episode open
+    (raised to the alert state, not yet all-clear) at some time in the horizon before it."""
+    from datetime import datetime
+
+    events = read_events(path, "gits", {}, timezone=settings.gits_timezone,
+                         zone_of=settings.zone_of, default_zone=settings.default_zone).events
+    horizon = settings.alerts.horizon_h * 3600
+    episodes: dict[str, list[list[float]]] = {}
+    for r in sorted(records, key=lambda r: r["time"]):
+        t = datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp()
+        spans = episodes.setdefault(r["zone"], [])
+        if r["kind"] == "raise" and (not spans or spans[-1][1] < t):
+            spans.append([t, float("inf")])
+        elif r["kind"] != "raise" and spans:
+            spans[-1][1] = min(spans[-1][1], t)
+    out = []
+    for e in events:
+        if e.energy_j >= settings.alerts.target_energy_j:
+            t = e.timestamp
+            hit = any(a < t and b > t - horizon for a, b in episodes.get(e.zone, []))
+            out.append((e.time.strftime("%Y-%m-%d %H:%M"), e.zone, e.energy_j, hit))
+    return out
 
 
 def iter_demo(
@@ -247,6 +274,7 @@ def iter_demo(
             yield Status(f"worker running (log {base_dir / 'worker.log'}); metrics at {url}")
             progress = DemoProgress(total=n_events)
             alerts: queue.Queue[dict[str, Any]] = queue.Queue()
+            seen: list[dict[str, Any]] = []
             follower, stop_follower = _follow_alerts(settings, bootstrap, alerts)
             replayer = threading.Thread(
                 target=run_replay, args=(settings, bootstrap, path, speed, progress, should_stop),
@@ -258,7 +286,8 @@ def iter_demo(
             try:
                 while True:
                     while not alerts.empty():
-                        yield Alert(alerts.get())
+                        seen.append(alerts.get())
+                        yield Alert(seen[-1])
                     if time.monotonic() - last_scrape >= 0.5:
                         last_scrape = time.monotonic()
                         with contextlib.suppress(OSError):
@@ -283,7 +312,8 @@ def iter_demo(
                     time.sleep(0.1)
                 time.sleep(1.5)  # alerts of the last events reach the follower
                 while not alerts.empty():
-                    yield Alert(alerts.get())
+                    seen.append(alerts.get())
+                    yield Alert(seen[-1])
             finally:
                 stop_follower()
                 follower.join(5)
@@ -301,7 +331,7 @@ def iter_demo(
                 alerts=alert_counts,
                 roc_auc={
                     (labels["zone"], labels["model"]): v
-                    for labels, v in samples.get("seismowatch_model_roc_auc", [])
+                    for labels, v in samples.get("seismowatch_model_roc_auc_learning_target", [])
                 },
                 retrainings={
                     labels["result"]: int(v)
@@ -320,6 +350,7 @@ def iter_demo(
                 wall_s=time.monotonic() - t0,
                 metrics_url=url,
                 bootstrap=bootstrap,
+                dangerous=dangerous_events(settings, path, seen),
             )
             if hold:
                 yield Status(f"holding: broker {bootstrap} and worker {url} keep running; "

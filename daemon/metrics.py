@@ -59,6 +59,8 @@ _SCORES = {
     "model_scored_examples": ("n", "Labelled examples behind the progressive scores."),
     "model_scored_positives": ("positives", "Labelled targets behind the progressive scores."),
 }
+# the frequent target the experts and the stacker learn on: skill shows long before targets do
+_LEARNING = {k: _SCORES[k] for k in ("model_roc_auc", "model_log_loss", "model_scored_positives")}
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class ZoneSnapshot:
     last: Outcome | None  # the zone's last scored event
     scores: Callable[[], Mapping[str, Mapping[str, float]]]  # progressive scores, on demand
     state_bytes: int | None  # compressed size of its last stored state
+    learning_scores: Callable[[], Mapping[str, Mapping[str, float]]] = dict  # learning target
 
 
 class ZoneCollector(Collector):
@@ -93,7 +96,8 @@ class ZoneCollector(Collector):
         comp = gauge("risk_component_probability",
                      "Probability by model or baseline for the zone's last event.",
                      ["zone", "model"])  # fmt: skip
-        anomaly = gauge("anomaly_score", "Anomaly score of the last event.", ["zone"])
+        weight = gauge("fusion_weight", "Coefficient of each expert in the zone's fused risk "
+                       "(the stacker's, and its 'intercept').", ["zone", "model"])  # fmt: skip
         hazard = gauge("hazard_state", "Hazard state: 0=a none, 1=b low, 2=c high, 3=d danger.",
                        ["zone"])  # fmt: skip
         last_t = gauge("last_event_timestamp_seconds", "Event time of the last scored event.",
@@ -103,6 +107,8 @@ class ZoneCollector(Collector):
                      ["zone"])  # fmt: skip
         scores = {stem: gauge(stem, doc, ["zone", "model"])
                   for stem, (_, doc) in _SCORES.items()}  # fmt: skip
+        learning = {stem: gauge(f"{stem}_learning_target", f"{doc[:-1]}, learning target.",
+                                ["zone", "model"]) for stem, (_, doc) in _LEARNING.items()}
         info = InfoMetricFamily(f"{PREFIX}_model", "Risk model name and version, by zone.",
                                 labels=["zone"])  # fmt: skip
         for z in self.zones():
@@ -111,6 +117,9 @@ class ZoneCollector(Collector):
             for model, values in z.scores().items():
                 for stem, (key, _) in _SCORES.items():
                     scores[stem].add_metric([z.zone, model], values.get(key, math.nan))
+            for model, values in z.learning_scores().items():
+                for stem, (key, _) in _LEARNING.items():
+                    learning[stem].add_metric([z.zone, model], values.get(key, math.nan))
             o = z.last
             if o is None:
                 continue
@@ -123,7 +132,8 @@ class ZoneCollector(Collector):
             risk.add_metric([z.zone], o.probability)
             for model, p in o.components.items():
                 comp.add_metric([z.zone, model], p)
-            anomaly.add_metric([z.zone], o.anomaly)
+            for model, w in o.weights.items():
+                weight.add_metric([z.zone, model], w)
             hazard.add_metric([z.zone], STATES.index(o.state))
             last_t.add_metric([z.zone], o.event.timestamp)
             name, _, version = o.model_version.partition("@")
@@ -133,8 +143,8 @@ class ZoneCollector(Collector):
                         ["topic", "partition"])  # fmt: skip
         for topic, partition in self.stopped():
             stopped.add_metric([topic, str(partition)], 1.0)
-        yield from (*rolling.values(), risk, comp, anomaly, hazard, last_t, size,
-                    *scores.values(), info, stopped)  # fmt: skip
+        yield from (*rolling.values(), risk, comp, weight, hazard, last_t, size,
+                    *scores.values(), *learning.values(), info, stopped)  # fmt: skip
 
 
 class WorkerMetrics:
@@ -212,6 +222,18 @@ class WorkerMetrics:
             name("lstm_training_seconds"), "Wall time of the last LSTM training.", registry=r
         )
         self.lstm_info = Info(name("lstm"), "The LSTM version scoring now.", registry=r)
+        self.lstm_validation_skill = Gauge(
+            name("lstm_validation_skill"),
+            "Molchan area skill on the held-back slice of the last LSTM candidate and of the "
+            "model it was judged against (the promotion gate's evidence).", ["model"], registry=r,
+        )  # fmt: skip
+        self.etas_fits = Counter(
+            name("etas_fits_total"),
+            "ETAS refits by result: promoted, rejected (held-out likelihood), skipped.",
+            ["result"], registry=r,
+        )  # fmt: skip
+        self.etas_info = Info(name("etas"), "The ETAS fit scoring now (prior: none yet).",
+                              registry=r)  # fmt: skip
         self.last_processed = Gauge(
             name("last_processed_timestamp_seconds"),
             "Wall-clock time this worker last scored an event (its start time before the first).",
@@ -264,11 +286,14 @@ class WorkerMetrics:
         """Export zeros for configured zones' counters at once, so rates exist from the start."""
         for result in ("promoted", "rejected", "skipped"):
             self.retrainings.labels(result)
+            self.etas_fits.labels(result)
+        self.etas_info.info({"version": "prior"})
         for source in ("replay", "worker"):
             self.dead_letters.labels(source)
         self.lstm_info.info({"version": "none"})
         for model in ("candidate", "incumbent"):
             self.lstm_validation_auc.labels(model).set(math.nan)  # no gate has run yet
+            self.lstm_validation_skill.labels(model).set(math.nan)
         for zone in zones:
             self.events_processed.labels(zone)
             for state in STATES[1:]:
@@ -308,19 +333,27 @@ class WorkerMetrics:
         self.alerts.labels(zone, state, kind).inc()
 
     def observe_retraining(self, decision: Mapping[str, object], active: str | None) -> None:
-        """One finished retraining: its result, its scores, and the version now scoring."""
+        """One finished retraining of one model: its result, its evidence, what scores now."""
         if decision.get("promoted"):
             result = "promoted"
-        elif decision.get("version"):
+        elif decision.get("version") or "log-likelihood" in str(decision.get("reason")):
             result = "rejected"
         else:
             result = "skipped"
+        if decision.get("model") == "etas":
+            self.etas_fits.labels(result).inc()
+            if decision.get("promoted"):
+                self.etas_info.info({"version": str(decision.get("version"))})
+            return
         self.retrainings.labels(result).inc()
-        for model, key in (("candidate", "validation_roc_auc"),
-                           ("incumbent", "incumbent_validation_roc_auc")):  # fmt: skip
+        for model, key in (("candidate", "validation_skill"),
+                           ("incumbent", "incumbent_validation_skill")):  # fmt: skip
             value = decision.get(key)
             if isinstance(value, int | float):
-                self.lstm_validation_auc.labels(model).set(value)
+                self.lstm_validation_skill.labels(model).set(value)
+        value = decision.get("validation_roc_auc")
+        if isinstance(value, int | float):
+            self.lstm_validation_auc.labels("candidate").set(value)
         seconds = decision.get("train_seconds")
         if isinstance(seconds, int | float):
             self.lstm_training_seconds.set(seconds)

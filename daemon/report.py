@@ -307,7 +307,7 @@ def risk_over_time(collected: Any, target_energy_j: float) -> go.Figure:
 
 
 def molchan_figure(collected: Any, horizon_s: float, target_energy_j: float) -> go.Figure:
-    from stream_models.backtest import area_skill, molchan
+    from stream_models.skill import area_skill, molchan
 
     fig = go.Figure()
     fig.add_trace(
@@ -315,8 +315,9 @@ def molchan_figure(collected: Any, horizon_s: float, target_energy_j: float) -> 
             x=[0, 1], y=[1, 0], mode="lines", name="random", line={"dash": "dash", "color": "grey"}
         )
     )
+    line = collected.timeline()
     for name in COMPONENTS:
-        tau, nu = molchan(collected, name, horizon_s, target_energy_j)
+        tau, nu = molchan(line, collected.scores[name], horizon_s, target_energy_j)
         fig.add_trace(
             go.Scatter(
                 x=tau,
@@ -366,7 +367,7 @@ def tradeoff(report: dict[str, Any]) -> go.Figure:
     rows = report["thresholds"]
     fig = go.Figure(
         go.Scatter(
-            x=[r["alerts_per_day"] for r in rows],
+            x=[r["raises_per_zone_week"] for r in rows],
             y=[r["hit_rate"] for r in rows],
             mode="lines+markers+text",
             text=[f"{r['threshold']:g}" for r in rows],
@@ -375,8 +376,8 @@ def tradeoff(report: dict[str, Any]) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Threshold trade-off: hit rate against alerts per day",
-        xaxis_title="alerts per day",
+        title="Threshold trade-off: hit rate against raises to state c per zone-week",
+        xaxis_title="raises to c per zone per week",
         yaxis_title="hit rate",
         height=500,
     )

@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,6 +46,7 @@ from replay.rejects import Reject
 from replay.stream import SENT_AT_HEADER
 from stream_models.events import Event, WireFormatError
 from stream_models.hazard import Transition
+from stream_models.labels import example_key
 from stream_models.monitor import (
     PAYLOAD,
     DuplicateEventError,
@@ -163,11 +165,9 @@ class ScoringService:
         self._unacked: list[Ack] = []
         self._dirty: set[str] = set()
         self._last_snapshot = time.monotonic()
-        self.retrainer = (
-            Retrainer(settings.state_dir, settings.registry_dir, INPUT_NAMES,
-                      settings.retrain_policy())
-            if settings.lstm.enabled else None
-        )  # fmt: skip
+        self.retrainer: Retrainer | None = Retrainer(
+            settings.state_dir, settings.registry_dir, INPUT_NAMES, settings.retrain_policy()
+        )
         if self.retrainer is not None and self.retrainer.active is not None:
             metrics.lstm_info.info({"version": self.retrainer.active.version})
         metrics.watch(self.snapshots, lambda: sorted(self.stopped))
@@ -176,7 +176,8 @@ class ScoringService:
         """What the metrics collector exports, read at scrape time."""
         with self._zones_lock:
             zones = list(self.zones.items())
-        return [ZoneSnapshot(name, z.last, z.monitor.metrics, z.state_bytes) for name, z in zones]
+        return [ZoneSnapshot(name, z.last, z.monitor.metrics, z.state_bytes,
+                             partial(z.monitor.metrics, learning=True)) for name, z in zones]
 
     # -- zone state --------------------------------------------------------------------
 
@@ -327,19 +328,23 @@ class ScoringService:
         clock = self.clocks.setdefault(tp, StreamClock(self.settings.worker.idle_clock_s))
         clock.observe(t, time.monotonic())
         await self._advance(tp, clock.t)
-        # the LSTM learns from and scores the zones; the mine-wide scope, on its own agent,
-        # would feed it in an order no in-process run reproduces
+        # the LSTM and the ETAS fit learn from and score the zones; the mine-wide scope, on
+        # its own agent and lagging behind them, would meet a promotion at a point no
+        # in-process run reproduces: it keeps the generic ETAS law
         r = self.retrainer if event.zone != self.mine_scope else None
         if r is not None:
             await self._retrain_step(r, t)
+        lstm = r.active if r is not None else None
+        etas = r.active_etas if r is not None else None
         try:
-            outcome = zone.monitor.process(event, r.active if r is not None else None)
+            outcome = zone.monitor.process(event, lstm, etas)
         except DuplicateEventError as exc:
             log.info("%s (%s/%d@%d)", exc, tp[0], tp[1], offset)
             self.metrics.duplicates_applied.labels(event.zone).inc()
             return None
         if r is not None:
-            r.record(event.zone, outcome.learned, PAYLOAD)
+            r.record(event.zone, outcome.learned, PAYLOAD, zone.monitor.learning_j)
+            r.record_event(event.zone, example_key(event.event_id), t, event.log_energy)
         zone.source, zone.last = tp, outcome
         self._dirty.add(event.zone)
         await self.outputs.send(topics.risk, event.event_id.encode(), risk_record(outcome))
@@ -370,7 +375,7 @@ class ScoringService:
                 continue
             self._dirty.add(name)
             if self.retrainer is not None and name != self.mine_scope:
-                self.retrainer.record(name, adv.learned, PAYLOAD)
+                self.retrainer.record(name, adv.learned, PAYLOAD, zone.monitor.learning_j)
             self.metrics.observe_learned(name, adv.learned)
             for tr in adv.transitions:
                 await self._alert(zone, tr, None)
@@ -491,12 +496,19 @@ class ScoringService:
         return time.monotonic() - self._last_snapshot >= self.settings.worker.snapshot_interval_s
 
     async def tick(self) -> None:
-        """Timer: quiet zones follow their partition's clock; a quiet stream's tail is stored."""
+        """Timer: quiet zones follow their partition's clock; a quiet stream's tail is stored;
+        a retraining that finished while no event came is taken in (state stored first)."""
         async with self.lock:
             wall = time.monotonic()
             for tp, clock in list(self.clocks.items()):
                 if tp not in self.stopped:
                     await self._advance(tp, clock.now(wall))
+            r = self.retrainer
+            if r is not None and r.ready:
+                await self._snapshot()
+                for decision in r.poll():
+                    self.metrics.observe_retraining(decision,
+                                                    r.active.version if r.active else None)
             if self._snapshot_due():
                 await self._snapshot()
 

@@ -2,26 +2,24 @@
 
 :func:`collect` runs events through :class:`~stream_models.pipeline.MineRunner`
 (the daemon's own per-event code, online, no look-ahead) and keeps one row per
-event: its scores as published at the time, and its label once known. Events
-whose horizon runs past the end of the file have no label and are left out of
-the scores (they are counted). The figures follow the forecasting literature:
+event of a zone: its scores as published at the time, and its labels once
+known. Events whose horizon runs past the end of the file have no label and
+are left out of the per-event scores (they are counted). Several files (other
+mines, other years) are run independently and pooled into one table: their
+zones are kept apart, each observed to its own file's end.
 
-* ROC-AUC, PR-AUC (average precision) and Brier score over labelled events;
-* the Molchan diagram: alarm when a zone's latest score is >= a threshold (a
-  score stands from its event until the zone's next event, at most one
-  horizon); ``tau`` = fraction of zone-time in alarm, ``nu`` = fraction of
-  target events that struck outside an alarm; area skill score = 1 - area under
-  ``nu(tau)`` (0.5 = chance); probability gain at ``tau`` = ``(1 - nu) / tau``;
-* per alert threshold: alerts (alarm episodes opened) per day, hit rate
-  (targets struck during an alarm, or within the horizon after an alert), false
-  alarms per day (alerts with no target while on or within the horizon), the
-  fraction of time in alarm and the median lead time of hits.
+The figures lead with time (:mod:`stream_models.skill`): Molchan area skill and
+the probability gain at 5, 10 and 20 % of time in alarm for target events;
+then calibration (Brier skill score against the climatological rate, and a
+reliability table of the fused risk); then, as a second view, per-event
+ROC-AUC and PR-AUC. The experts behind the fused risk are also scored on the
+learning target, where there are enough events to tell them apart.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,84 +27,119 @@ import numpy as np
 import pandas as pd
 
 from stream_models.events import Event
+from stream_models.fusion import FUSED
 from stream_models.labels import example_key
 from stream_models.metrics import roc_auc
-from stream_models.monitor import COMPONENTS
+from stream_models.monitor import COMPONENTS, EXPERTS, LEARNING_BIT, TARGET_BIT, Outcome
 from stream_models.pipeline import Advanced, MineRunner
+from stream_models.skill import GAIN_AT, Timeline, area_skill, brier_skill, gain_at, molchan
+from stream_models.skill import reliability as reliability_table
 
 DAY = 86400.0
-GAIN_AT = (0.05, 0.10, 0.20)
+LEARNING = (*EXPERTS, FUSED)
 
 
 @dataclass
 class Collected:
-    """Per-event arrays in processing order (one entry per event)."""
+    """Per-event arrays in processing order (one entry per event of a zone)."""
 
     t: np.ndarray
     zone: np.ndarray
     event_id: list[str]
     energy_j: np.ndarray
-    scores: dict[str, np.ndarray]  # component -> score published for the event
+    scores: dict[str, np.ndarray]  # component -> alert-target probability published
+    learning: dict[str, np.ndarray]  # expert -> learning-target probability forecast
     state: list[str]
-    label: np.ndarray  # 1 target followed within the horizon, 0 not, -1 unknown (censored)
+    label: np.ndarray  # 1 a target followed within the horizon, 0 not, -1 unknown (censored)
+    label_learning: np.ndarray
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    end: dict[str, float] = field(default_factory=dict)  # each zone's end of observation
+    learning_j: dict[str, float] = field(default_factory=dict)  # each zone's learning target
 
     def frame(self) -> pd.DataFrame:
         """One row per event: what an analyst loads to look at single events."""
         return pd.DataFrame({
             "event_id": self.event_id, "zone": self.zone.astype(str), "t": self.t,
             "energy_j": self.energy_j, "label": self.label, "hazard_state": self.state,
-            **self.scores,
+            **self.scores, **{f"learning_{k}": v for k, v in self.learning.items()},
         })  # fmt: skip
 
+    def timeline(self, learning: bool = False) -> Timeline:
+        """The events; with ``learning``, energies in units of each zone's learning target
+        (so 1.0 is every zone's threshold)."""
+        energy = self.energy_j
+        if learning:
+            energy = energy / np.array([self.learning_j.get(z, np.inf) for z in self.zone])
+        return Timeline(self.t, self.zone, energy, self.end or None)
 
-def collect(
-    runner: MineRunner, events: Iterable[Event], on_event: Any = None
-) -> Collected:
+    @classmethod
+    def pool(cls, parts: Sequence[tuple[str, Collected]]) -> Collected:
+        """Several runs as one: zones prefixed with their run's name, each ending where its
+        own run does."""
+        if len(parts) == 1:
+            return parts[0][1]
+        def cat(get: Callable[[Collected], Any]) -> Any:
+            return np.concatenate([get(c) for _, c in parts])
+        zone = np.concatenate([np.array([f"{name}:{z}" for z in c.zone], object)
+                               for name, c in parts])  # fmt: skip
+        end = {f"{name}:{z}": c.end.get(z, float(c.t.max()))
+               for name, c in parts for z in dict.fromkeys(c.zone)}  # fmt: skip
+        learning_j = {f"{name}:{z}": v for name, c in parts for z, v in c.learning_j.items()}
+        return cls(
+            cat(lambda c: c.t), zone, [i for _, c in parts for i in c.event_id],
+            cat(lambda c: c.energy_j), {k: cat(lambda c, k=k: c.scores[k]) for k in COMPONENTS},
+            {k: cat(lambda c, k=k: c.learning[k]) for k in LEARNING},
+            [s for _, c in parts for s in c.state], cat(lambda c: c.label),
+            cat(lambda c: c.label_learning), [d for _, c in parts for d in c.decisions], end,
+            learning_j,
+        )  # fmt: skip
+
+
+def collect(runner: MineRunner, events: Iterable[Event], on_event: Any = None) -> Collected:
     """Run ``events`` through ``runner``; labels come from the labeler as they mature.
 
     Only the zones' own outcomes are collected: the mine-wide scope sees the same
-    events again and is scored on its own (:func:`collect` of a runner without zones).
+    events again, as another view of them.
     """
-    t, zone, ids, energy, state = [], [], [], [], []
-    scores: dict[str, list[float]] = {c: [] for c in COMPONENTS}
+    rows: list[Outcome] = []
     index: dict[tuple[str, int], int] = {}
-    labels: dict[int, int] = {}
+    labels: dict[int, tuple[int, int]] = {}
 
-    def label(z: str, learned: np.ndarray) -> None:
-        for key, bits in zip(learned["key"].tolist(), learned["labels"][:, 0].tolist(),
-                             strict=True):  # fmt: skip
-            i = index.get((z, key))
+    def label(zone: str, learned: np.ndarray) -> None:
+        for key, bits in zip(learned["key"].tolist(), learned["labels"].tolist(), strict=True):
+            i = index.get((zone, key))
             if i is not None:
-                labels[i] = int(bits)
+                labels[i] = (int(bits[TARGET_BIT]), int(bits[LEARNING_BIT]))
 
     for i, event in enumerate(events):
         for step in runner.process(event):
-            if isinstance(step, Advanced):
-                label(step.zone, step.learned)
-                continue
-            label(step.event.zone, step.learned)
-            if step.event.zone == runner.mine_scope:
-                continue
-            e = step.event
-            index[(e.zone, example_key(e.event_id))] = len(t)
-            t.append(e.timestamp)
-            zone.append(e.zone)
-            ids.append(e.event_id)
-            energy.append(e.energy_j)
-            state.append(step.state)
-            for c in COMPONENTS:
-                scores[c].append(step.components[c])
+            zone = step.zone if isinstance(step, Advanced) else step.event.zone
+            label(zone, step.learned)
+            if isinstance(step, Outcome) and zone != runner.mine_scope:
+                index[(zone, example_key(step.event.event_id))] = len(rows)
+                rows.append(step)
         if on_event is not None:
             on_event(i)
-    label_arr = np.full(len(t), -1, dtype=int)
-    for i, y in labels.items():
-        label_arr[i] = y
+    n = len(rows)
+    lab = np.full((n, 2), -1, dtype=int)
+    for i, bits in labels.items():
+        lab[i] = bits
+    t = np.array([o.event.timestamp for o in rows], float)
+    zone = np.array([o.event.zone for o in rows], object)
+    end = {z: float(t.max()) for z in dict.fromkeys(zone)} if n else {}
+    learning_j = {z: runner.monitors[z].learning_j for z in dict.fromkeys(zone)}
     return Collected(
-        np.asarray(t, float), np.asarray(zone, object), ids, np.asarray(energy, float),
-        {c: np.asarray(v, float) for c, v in scores.items()}, state, label_arr,
-        list(runner.decisions),
+        t, zone, [o.event.event_id for o in rows], np.array([o.event.energy_j for o in rows]),
+        {c: np.array([o.components[c] for o in rows], float) for c in COMPONENTS},
+        {k: _probability(np.array([o.learning.get(k, math.nan) for o in rows], float))
+         for k in LEARNING},
+        [o.state for o in rows], lab[:, 0], lab[:, 1], list(runner.decisions), end, learning_j,
     )  # fmt: skip
+
+
+def _probability(log_count: np.ndarray) -> np.ndarray:
+    """P(at least one) from log expected counts (NaN stays NaN)."""
+    return -np.expm1(-np.exp(log_count))
 
 
 def average_precision(y: np.ndarray, p: np.ndarray) -> float:
@@ -123,145 +156,68 @@ def average_precision(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def _coverage(c: Collected, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """For each event: how long its score stands (to the zone's next event, <= horizon),
-    and the index of the event whose score stands when each event arrives (-1: none)."""
-    duration = np.zeros(len(c.t))
-    standing = np.full(len(c.t), -1)
-    for z in dict.fromkeys(c.zone):
-        idx = np.flatnonzero(c.zone == z)
-        tz = c.t[idx]
-        gaps = np.diff(tz)
-        duration[idx[:-1]] = np.minimum(gaps, horizon_s)
-        duration[idx[-1]] = 0.0  # the end of the file: nothing observed after it
-        prev = np.r_[-1, idx[:-1]]
-        ok = np.r_[False, gaps <= horizon_s]
-        standing[idx] = np.where(ok, prev, -1)
-    return duration, standing
-
-
-def molchan(c: Collected, name: str, horizon_s: float, target_energy_j: float
-            ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Molchan curve of ``name``: (tau, nu) over every distinct score as threshold."""
-    duration, standing = _coverage(c, horizon_s)
-    score = c.scores[name]
-    targets = np.flatnonzero(c.energy_j >= target_energy_j)
-    total = duration.sum()
-    finite = np.isfinite(score)
-    thresholds = np.unique(score[finite])[::-1]
-    if total <= 0 or targets.size == 0 or thresholds.size == 0:
-        return np.array([0.0, 1.0]), np.array([1.0, 0.0])
-    target_score = np.where(standing[targets] >= 0, score[standing[targets]], -np.inf)
-    target_score = np.where(np.isfinite(target_score), target_score, -np.inf)
-    s, d = score[finite], duration[finite]
-    order = np.argsort(-s)
-    s, d = s[order], d[order]
-    tau_at = np.cumsum(d) / total  # time in alarm for thresholds at each sorted score
-    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
-    ts = np.sort(target_score)[::-1]
-    hits = np.searchsorted(-ts, -s[last], side="right")
-    tau = np.r_[0.0, tau_at[last], 1.0]
-    nu = np.r_[1.0, 1 - hits / targets.size, 1 - hits[-1] / targets.size if hits.size else 1.0]
-    return tau, nu
-
-
-def area_skill(tau: np.ndarray, nu: np.ndarray) -> float:
-    """1 - area under the Molchan curve (trapezoids); 0.5 for a random forecast."""
-    return float(1 - np.trapezoid(nu, tau))
-
-
-def gain_at(tau: np.ndarray, nu: np.ndarray, at: float) -> float:
-    """Probability gain (1 - nu) / tau at the given fraction of time in alarm."""
-    i = int(np.searchsorted(tau, at, side="right")) - 1
-    i = max(min(i, len(tau) - 1), 0)
-    return float((1 - nu[i]) / tau[i]) if tau[i] > 0 else math.nan
-
-
-def score_components(c: Collected, horizon_s: float, target_energy_j: float
-                     ) -> dict[str, dict[str, float]]:  # fmt: skip
-    """ROC-AUC, PR-AUC, Brier, Molchan area skill and gains of every component."""
-    known = c.label >= 0
+def score_table(
+    line: Timeline, scores: dict[str, np.ndarray], labels: np.ndarray, horizon_s: float,
+    target_energy_j: float,
+) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Time-based skill first, then calibration, then per-event ranking, for each score."""
+    known = labels >= 0
     out = {}
-    for name in COMPONENTS:
-        p = c.scores[name]
+    for name, p in scores.items():
         ok = known & np.isfinite(p)
-        y = c.label[ok].astype(bool)
-        tau, nu = molchan(c, name, horizon_s, target_energy_j)
-        entry = {
+        y = labels[ok].astype(bool)
+        tau, nu = molchan(line, p, horizon_s, target_energy_j)
+        entry = {"molchan_area_skill": area_skill(tau, nu)}
+        entry |= {f"gain_at_{round(g * 100)}pct": gain_at(tau, nu, g) for g in GAIN_AT}
+        entry |= {
+            "brier": float(np.mean((p[ok] - y) ** 2)) if ok.any() else math.nan,
+            "brier_skill": brier_skill(y, p[ok]),
             "roc_auc": roc_auc(y, p[ok]),
             "pr_auc": average_precision(y, p[ok]),
-            "brier": float(np.mean((p[ok] - y) ** 2)) if ok.any() else math.nan,
-            "molchan_area_skill": area_skill(tau, nu),
             "scored_events": int(ok.sum()),
         }
-        for g in GAIN_AT:
-            entry[f"gain_at_{round(g * 100)}pct"] = gain_at(tau, nu, g)
         out[name] = entry
     return out
 
 
-def _episodes(c: Collected, on: np.ndarray, duration: np.ndarray, standing: np.ndarray
-              ) -> dict[str, list[tuple[float, float]]]:  # fmt: skip
-    """Per zone, alarm episodes (start, end): an alert opens one, it lasts while each
-    next event of the zone keeps the score above the threshold."""
-    out: dict[str, list[tuple[float, float]]] = {}
+def evaluate(c: Collected, horizon_s: float, target_energy_j: float) -> dict[str, Any]:
+    """The backtest's figures for collected (possibly pooled) runs."""
+    targets = int((c.energy_j >= target_energy_j).sum())
+    known = c.label_learning >= 0
+    learning_line = c.timeline(learning=True)
+    return {
+        "events": len(c.t),
+        "labelled_events": int((c.label >= 0).sum()),
+        "targets": targets,
+        "learning_targets": int((learning_line.energy_j >= 1.0).sum()),
+        "target_energy_j": target_energy_j,
+        "learning_energy_j": dict(c.learning_j),
+        "horizon_h": horizon_s / 3600,
+        "zone_days": float(sum(_spans(c).values()) / DAY),
+        "scores": score_table(c.timeline(), c.scores, c.label, horizon_s, target_energy_j),
+        "learning_scores": score_table(
+            learning_line, c.learning, c.label_learning, horizon_s, 1.0
+        ),
+        "reliability": reliability_table(c.label[c.label >= 0],
+                                         c.scores[FUSED][c.label >= 0]),
+        "learning_reliability": reliability_table(c.label_learning[known],
+                                                  c.learning[FUSED][known]),
+        "retrainings": [
+            {k: d.get(k) for k in ("model", "at_t", "version", "promoted", "reason")}
+            for d in c.decisions
+        ],
+    }
+
+
+def _spans(c: Collected) -> dict[str, float]:
+    out = {}
     for z in dict.fromkeys(c.zone):
-        eps = out.setdefault(z, [])
-        for i in np.flatnonzero(c.zone == z):
-            if not on[i]:
-                continue
-            end = c.t[i] + duration[i]
-            if eps and standing[i] >= 0 and on[standing[i]]:
-                eps[-1] = (eps[-1][0], end)  # the alarm goes on
-            else:
-                eps.append((c.t[i], end))  # a new alert
+        tz = c.t[c.zone == z]
+        out[z] = c.end.get(z, float(tz.max())) - float(tz.min())
     return out
 
 
-def threshold_table(
-    c: Collected, thresholds: Sequence[float], horizon_s: float, target_energy_j: float,
-    name: str = "fused",
-) -> list[dict[str, float]]:  # fmt: skip
-    """Alerting on ``name`` >= threshold: alerts, hits, false alarms, time in alarm, lead.
-
-    A target is a hit if an alert went out within the horizon before it, or the
-    alarm it opened was still on when the target struck; the lead time is from
-    that alert to the target. An alert is false if no target struck in its zone
-    while it was on or within the horizon after it went out.
-    """
-    duration, standing = _coverage(c, horizon_s)
-    score = np.nan_to_num(c.scores[name], nan=-np.inf)
-    total_days = max(duration.sum(), 1.0) / DAY
-    targets = np.flatnonzero(c.energy_j >= target_energy_j)
-    rows = []
-    for thr in thresholds:
-        on = score >= thr
-        episodes = _episodes(c, on, duration, standing)
-        leads: list[float] = []
-        for i in targets:
-            t = c.t[i]
-            starts = [a for a, b in episodes[c.zone[i]] if a < t and (b >= t or a >= t - horizon_s)]
-            if starts:
-                leads.append((t - min(starts)) / 3600)
-        false_alarms = 0
-        for z, eps in episodes.items():
-            tz = c.t[targets][c.zone[targets] == z]
-            for a, b in eps:
-                if not ((tz > a) & (tz <= max(b, a + horizon_s))).any():
-                    false_alarms += 1
-        n_alerts = sum(len(e) for e in episodes.values())
-        rows.append({
-            "threshold": float(thr),
-            "alerts_per_day": n_alerts / total_days,
-            "hit_rate": len(leads) / targets.size if targets.size else math.nan,
-            "false_alarms_per_day": false_alarms / total_days,
-            "alarm_time_fraction": float(duration[on].sum() / max(duration.sum(), 1e-9)),
-            "median_lead_h": float(np.median(leads)) if leads else math.nan,
-        })  # fmt: skip
-    return rows
-
-
-def iter_thresholds(text: str) -> Iterator[float]:
+def iter_thresholds(text: str) -> Iterable[float]:
     """Parse ``0.05,0.1,...`` into floats in (0, 1).
 
     >>> list(iter_thresholds("0.2, 0.4"))
@@ -272,28 +228,3 @@ def iter_thresholds(text: str) -> Iterator[float]:
         if not 0 < v < 1:
             raise ValueError(f"threshold {v} is not in (0, 1)")
         yield v
-
-
-def backtest(
-    events: Sequence[Event], runner: MineRunner, thresholds: Sequence[float],
-    on_event: Any = None,
-) -> tuple[dict[str, Any], Collected]:  # fmt: skip
-    """The backtest report (the ``--json`` document) and the per-event data behind it."""
-    pol = runner.policy
-    c = collect(runner, events, on_event)
-    targets = int((c.energy_j >= pol.target_energy_j).sum())
-    report = {
-        "events": len(c.t),
-        "labelled_events": int((c.label >= 0).sum()),
-        "targets": targets,
-        "target_energy_j": pol.target_energy_j,
-        "horizon_h": pol.horizon_s / 3600,
-        "days": float((c.t.max() - c.t.min()) / DAY) if len(c.t) else 0.0,
-        "scores": score_components(c, pol.horizon_s, pol.target_energy_j),
-        "thresholds": threshold_table(c, thresholds, pol.horizon_s, pol.target_energy_j),
-        "lstm_retrainings": [
-            {k: d.get(k) for k in ("at_t", "version", "promoted", "reason")}
-            for d in c.decisions
-        ],
-    }
-    return report, c

@@ -1,18 +1,23 @@
 """Simple baselines every model must beat, computed in the same stream as the models.
 
-* ``baseline_rate``: a Poisson forecast from the zone's recent rate of target
-  events, ``1 - exp(-rate * horizon)``; it needs no learning.
-* ``baseline_last_shift_energy``: the energy released in the last shift (the 8 h
-  window), turned into a probability by the observed frequency of targets after
-  shifts of similar energy (quarter-decade bins).
-* ``baseline_abcd``: the mine's rule of thumb: state d, c, b or a from the last
-  shift's energy (against the target energy) and its event count (against the 7-day
-  average), whichever is higher; its probability is the observed frequency of
-  targets after each state.
+Each is a River-style classifier on a dict of the zone's features
+(``predict_proba_one(x)``, ``learn_one(x, y)``), so River's own evaluation can
+run it, and each works for any threshold (the alert target for the reported
+baselines, the learning target inside the fused risk):
+
+* :class:`RateBaseline` (``baseline_rate``): a Poisson forecast from the zone's
+  count of threshold events over the last week, ``1 - exp(-rate * horizon)``;
+  it needs no learning.
+* :class:`ShiftEnergyBaseline` (``baseline_last_shift_energy``): the energy
+  released in the last shift (the 8 h window), turned into a probability by the
+  observed frequency of targets after shifts of similar energy.
+* :class:`AbcdBaseline` (``baseline_abcd``): the mine's rule of thumb, state
+  d, c, b or a from the last shift's energy (against the alert target energy)
+  and its event rate (against the 7-day average), whichever is higher, with
+  the observed frequency of targets after each state.
 
 Frequencies are learned from delayed labels only, like the models, so the
-comparison is fair. The state is bounded: targets are counted in a ring of
-7-hour buckets over the last week (the bucketed span of the feature windows).
+comparison is fair.
 """
 
 from __future__ import annotations
@@ -23,10 +28,10 @@ from typing import Any
 
 BASELINES = ("baseline_rate", "baseline_last_shift_energy", "baseline_abcd")
 SHIFT_WINDOW = "8h"
-RATE_WINDOW_S = 7 * 86400.0
-_RATE_BUCKETS = 24  # the week in 7-hour buckets, like the feature windows
+WEEK_S = 7 * 86400.0
 ABCD_ENERGY = (0.1, 0.5, 1.0)  # shift energy / target energy for b, c, d
 ABCD_ACTIVITY = (1.5, 2.0, 3.0)  # shift event rate / 7-day rate for b, c, d
+_MIN_LEARNED = 50  # labels a frequency table needs before it forecasts (asleep before)
 
 
 class FrequencyTable:
@@ -70,82 +75,143 @@ class FrequencyTable:
         return ft
 
 
-def abcd_level(features: Mapping[str, float], target_energy_j: float) -> int:
-    """0..3 for states a..d: the higher of the energy level and the activity level.
+class RateBaseline:
+    """Poisson forecast from ``x[count_key]``, the zone's threshold events over the last week.
 
-    >>> abcd_level({"energy_sum_j_8h": 6e3, "activity_ratio_8h": 1.0}, 1e4)
+    >>> RateBaseline(3600, "targets_7d").predict_proba_one({"targets_7d": 1.0}) > 0
+    True
+    """
+
+    def __init__(self, horizon_s: float, count_key: str) -> None:
+        self.horizon_s = horizon_s
+        self.count_key = count_key
+
+    def predict_proba_one(self, x: Mapping[str, float]) -> float:
+        rate = (x.get(self.count_key, 0.0) + 0.5) / WEEK_S  # half an event: never certainty of 0
+        return -math.expm1(-rate * self.horizon_s)
+
+    def learn_one(self, x: Mapping[str, float], y: bool) -> None:
+        """Nothing to learn: the count is the model."""
+
+
+class _TableBaseline:
+    """A frequency table over one bin of the features; asleep (NaN) until it has learned."""
+
+    def __init__(self, min_learned: int = 0) -> None:
+        self.table = FrequencyTable()
+        self.min_learned = min_learned
+
+    def bin(self, x: Mapping[str, float]) -> int:  # pragma: no cover - each baseline's own
+        raise NotImplementedError
+
+    def predict_proba_one(self, x: Mapping[str, float]) -> float:
+        if self.table.n < self.min_learned:
+            return math.nan
+        return self.table.predict(self.bin(x))
+
+    def learn_one(self, x: Mapping[str, float], y: bool) -> None:
+        self.table.learn(self.bin(x), y)
+
+
+class ShiftEnergyBaseline(_TableBaseline):
+    """Frequency of targets after shifts of similar energy (quarter-decade bins).
+
+    >>> b = ShiftEnergyBaseline()
+    >>> b.bin({"energy_sum_j_8h": 1e4})
+    16
+    """
+
+    def bin(self, x: Mapping[str, float]) -> int:
+        energy = x.get(f"energy_sum_j_{SHIFT_WINDOW}", 0.0)
+        return math.floor(4 * math.log10(1 + max(energy if energy == energy else 0.0, 0.0)))
+
+
+class AbcdBaseline(_TableBaseline):
+    """Frequency of targets after each state of the a/b/c/d rule of thumb.
+
+    >>> b = AbcdBaseline(1e4)
+    >>> b.bin({"energy_sum_j_8h": 6e3, "activity_ratio_8h": 1.0})
     2
-    >>> abcd_level({"energy_sum_j_8h": 10.0, "activity_ratio_8h": 3.5}, 1e4)
+    >>> b.bin({"energy_sum_j_8h": 10.0, "activity_ratio_8h": 3.5})
     3
     """
-    energy = features.get(f"energy_sum_j_{SHIFT_WINDOW}", 0.0) / target_energy_j
-    activity = features.get(f"activity_ratio_{SHIFT_WINDOW}", math.nan)
-    level = sum(energy >= k for k in ABCD_ENERGY)
-    if math.isfinite(activity):
-        level = max(level, sum(activity >= k for k in ABCD_ACTIVITY))
-    return level
+
+    def __init__(self, target_energy_j: float, min_learned: int = 0) -> None:
+        super().__init__(min_learned)
+        self.target_energy_j = target_energy_j
+
+    def bin(self, x: Mapping[str, float]) -> int:
+        energy = x.get(f"energy_sum_j_{SHIFT_WINDOW}", 0.0) / self.target_energy_j
+        activity = x.get(f"activity_ratio_{SHIFT_WINDOW}", math.nan)
+        level = sum(energy >= k for k in ABCD_ENERGY)
+        if math.isfinite(activity):
+            level = max(level, sum(activity >= k for k in ABCD_ACTIVITY))
+        return level
 
 
 class Baselines:
-    """The three baselines of one zone; :meth:`score` before labels, :meth:`learn` after.
+    """The three baselines of one zone for one threshold, with the reported names.
 
-    >>> b = Baselines(horizon_s=3600, target_energy_j=1e4)
-    >>> p, bins = b.score({"energy_sum_j_8h": 2e4, "activity_ratio_8h": 1.0}, 0.0, 2e4)
-    >>> sorted(p), bins
-    (['baseline_abcd', 'baseline_last_shift_energy', 'baseline_rate'], {'shift': 17, 'abcd': 3})
-    >>> round(p["baseline_rate"], 4)    # 1.5 targets per week over one hour
-    0.0089
+    >>> b = Baselines(horizon_s=3600, target_energy_j=1e4, count_key="targets_7d")
+    >>> p = b.predict({"energy_sum_j_8h": 2e4, "activity_ratio_8h": 1.0, "targets_7d": 1})
+    >>> sorted(p), round(p["baseline_rate"], 4)    # 1.5 targets per week over one hour
+    (['baseline_abcd', 'baseline_last_shift_energy', 'baseline_rate'], 0.0089)
     """
 
-    def __init__(self, horizon_s: float, target_energy_j: float) -> None:
-        self.horizon_s = horizon_s
-        self.target_energy_j = target_energy_j
-        self.targets = [0] * _RATE_BUCKETS  # target events per 7-hour bucket
-        self.head = -1  # bucket number of the newest bucket
-        self.shift = FrequencyTable()
-        self.abcd = FrequencyTable()
-
-    def _count_target(self, t: float, target: bool) -> int:
-        """Roll the weekly ring to ``t``, count a target there; targets in the week."""
-        k = math.floor(t / (RATE_WINDOW_S / _RATE_BUCKETS))
-        for bucket in range(max(self.head + 1, k - _RATE_BUCKETS + 1), k + 1):
-            self.targets[bucket % _RATE_BUCKETS] = 0
-        self.head = max(self.head, k)
-        self.targets[k % _RATE_BUCKETS] += int(target)
-        return sum(self.targets)
-
-    def score(
-        self, features: Mapping[str, float], t: float, energy_j: float
-    ) -> tuple[dict[str, float], dict[str, int]]:
-        """Probabilities as of the event at ``t`` (included), and the bins to learn later."""
-        n_targets = self._count_target(t, energy_j >= self.target_energy_j)
-        rate = (n_targets + 0.5) / RATE_WINDOW_S
-        shift_energy = max(features.get(f"energy_sum_j_{SHIFT_WINDOW}", 0.0), 0.0)
-        bins = {
-            "shift": math.floor(4 * math.log10(1 + shift_energy)),
-            "abcd": abcd_level(features, self.target_energy_j),
+    def __init__(self, horizon_s: float, target_energy_j: float, count_key: str,
+                 min_learned: int = 0) -> None:  # fmt: skip
+        self.models: dict[str, Any] = {
+            "baseline_rate": RateBaseline(horizon_s, count_key),
+            "baseline_last_shift_energy": ShiftEnergyBaseline(min_learned),
+            "baseline_abcd": AbcdBaseline(target_energy_j, min_learned),
         }
-        return {
-            "baseline_rate": 1 - math.exp(-rate * self.horizon_s),
-            "baseline_last_shift_energy": self.shift.predict(bins["shift"]),
-            "baseline_abcd": self.abcd.predict(bins["abcd"]),
-        }, bins
 
-    def learn(self, bins: Mapping[str, int], y: bool) -> None:
-        self.shift.learn(int(bins["shift"]), y)
-        self.abcd.learn(int(bins["abcd"]), y)
+    def predict(self, x: Mapping[str, float]) -> dict[str, float]:
+        return {name: m.predict_proba_one(x) for name, m in self.models.items()}
+
+    def learn(self, x: Mapping[str, float], y: bool) -> None:
+        for m in self.models.values():
+            m.learn_one(x, y)
 
     def to_state(self) -> dict[str, Any]:
-        return {
-            "horizon_s": self.horizon_s, "target_energy_j": self.target_energy_j,
-            "targets": self.targets, "head": self.head,
-            "shift": self.shift.to_state(), "abcd": self.abcd.to_state(),
-        }  # fmt: skip
+        return {name: m.table.to_state() for name, m in self.models.items() if hasattr(m, "table")}
 
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> Baselines:
-        b = cls(float(state["horizon_s"]), float(state["target_energy_j"]))
-        b.targets, b.head = [int(v) for v in state["targets"]], int(state["head"])
-        b.shift = FrequencyTable.from_state(state["shift"])
-        b.abcd = FrequencyTable.from_state(state["abcd"])
-        return b
+    def restore(self, state: Mapping[str, Any]) -> None:
+        for name, table in state.items():
+            self.models[name].table = FrequencyTable.from_state(table)
+
+
+class WeekCounter:
+    """Events at or above each threshold over the last week, in 7-hour buckets (bounded).
+
+    >>> wc = WeekCounter((1e4, 1e2))
+    >>> wc.add(0.0, 500.0), wc.add(3600.0, 2e4), wc.add(8 * 86400.0, 1.0)
+    ([0, 1], [1, 2], [0, 0])
+    """
+
+    BUCKETS = 24  # the week in 7-hour buckets, like the feature windows
+
+    def __init__(self, thresholds_j: tuple[float, ...]) -> None:
+        self.thresholds_j = thresholds_j
+        self.counts = [[0] * self.BUCKETS for _ in thresholds_j]
+        self.head = -1
+
+    def add(self, t: float, energy_j: float) -> list[int]:
+        """Roll the ring to ``t``, count the event; each threshold's count over the week."""
+        k = math.floor(t / (WEEK_S / self.BUCKETS))
+        for bucket in range(max(self.head + 1, k - self.BUCKETS + 1), k + 1):
+            for row in self.counts:
+                row[bucket % self.BUCKETS] = 0
+        self.head = max(self.head, k)
+        out = []
+        for row, thr in zip(self.counts, self.thresholds_j, strict=True):
+            row[k % self.BUCKETS] += int(energy_j >= thr)
+            out.append(sum(row))
+        return out
+
+    def to_state(self) -> dict[str, Any]:
+        return {"counts": self.counts, "head": self.head}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.counts = [[int(v) for v in row] for row in state["counts"]]
+        self.head = int(state["head"])

@@ -55,8 +55,11 @@ class Transition:
 class HazardPolicy:
     """Thresholds of states b, c, d on the risk probability, and the alerting rules."""
 
-    thresholds: tuple[float, float, float] = (0.3, 0.4, 0.5)
-    hysteresis: float = 0.05
+    # what `backtest --alerts-per-week 1` recommends on the synthetic mine's year
+    thresholds: tuple[float, float, float] = (0.00022, 0.0037, 0.0091)
+    # a state falls once the risk is this fraction below its threshold: relative, since
+    # calibrated risks of rare targets span decades
+    hysteresis: float = 0.2
     alert_state: State = "c"
     cooldown_s: float = 1800.0  # event time below alert_state before the all-clear
     horizon_s: float = 8 * 3600.0  # a forecast stands this long after its event
@@ -65,8 +68,8 @@ class HazardPolicy:
         b, c, d = self.thresholds
         if not 0 < b < c < d <= 1:
             raise ValueError(f"thresholds must satisfy 0 < b < c < d <= 1, got {self.thresholds}")
-        if not 0 <= self.hysteresis < b:
-            raise ValueError("hysteresis must be >= 0 and below the b threshold")
+        if not 0 <= self.hysteresis < 1:
+            raise ValueError("hysteresis is a fraction of each threshold: 0 <= hysteresis < 1")
 
     def level_of(self, p: float) -> int:
         return sum(p >= thr for thr in self.thresholds)
@@ -87,7 +90,7 @@ class HazardTracker:
     [('raise', 'c')]
     >>> [(tr.kind, tr.state) for tr in h.update(0.8, 5, "e2")]      # escalation
     [('raise', 'd')]
-    >>> h.update(0.72, 10, "e3"), h.state     # inside the hysteresis band: stays d
+    >>> h.update(0.70, 10, "e3"), h.state     # inside the hysteresis band: stays d
     ([], 'd')
     >>> h.update(0.1, 20, "e4"), h.state      # below c, but the cooldown has not passed
     ([], 'a')
@@ -119,7 +122,7 @@ class HazardTracker:
         previous = self.level
         self.t_last, self.last_event = t, event_id
         self.level = max(self.level, pol.level_of(p))
-        while self.level > 0 and p < pol.thresholds[self.level - 1] - pol.hysteresis:
+        while self.level > 0 and p < pol.thresholds[self.level - 1] * (1 - pol.hysteresis):
             self.level -= 1
         if self.level >= STATES.index(pol.alert_state):
             self.below_since = None

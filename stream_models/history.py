@@ -25,6 +25,11 @@ CREATE TABLE IF NOT EXISTS examples (
     PRIMARY KEY (zone, key)
 );
 CREATE INDEX IF NOT EXISTS examples_t ON examples (t);
+CREATE TABLE IF NOT EXISTS events (
+    zone TEXT NOT NULL, key INTEGER NOT NULL, t REAL NOT NULL, log_e REAL NOT NULL,
+    PRIMARY KEY (zone, key)
+);
+CREATE INDEX IF NOT EXISTS events_t ON events (t);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -69,6 +74,8 @@ class HistoryStore:
         self.db.executescript(_SCHEMA)
         self._check_inputs()
         self._pending: list[tuple[str, int, float, bytes, bytes, int]] = []
+        self._events: list[tuple[str, int, float, float]] = []
+        self._learning: dict[str, float] = {}
 
     def _check_inputs(self) -> None:
         names = ",".join(self.input_names)
@@ -92,18 +99,52 @@ class HistoryStore:
         if len(self._pending) >= 1000:
             self.commit()
 
+    def set_learning_target(self, zone: str, energy_j: float) -> None:
+        """The zone's learning-target energy (what its labels mean), kept beside them."""
+        if self._learning.get(zone) != energy_j:
+            self._learning[zone] = energy_j
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                            (f"learning:{zone}", repr(energy_j)))  # fmt: skip
+
+    def learning_targets(self) -> dict[str, float]:
+        rows = self.db.execute("SELECT key, value FROM meta WHERE key LIKE 'learning:%'")
+        return {k.removeprefix("learning:"): float(v) for k, v in rows.fetchall()}
+
+    def add_event(self, zone: str, key: int, t: float, log_e: float) -> None:
+        """Buffer one scored event: the ETAS fit's data (times and sizes)."""
+        self._events.append((zone, int(key), float(t), float(log_e)))
+        if len(self._events) >= 1000:
+            self.commit()
+
     def commit(self) -> None:
         if self._pending:
             self.db.executemany(
                 "INSERT OR REPLACE INTO examples VALUES (?, ?, ?, ?, ?, ?)", self._pending
             )
-            self.db.commit()
             self._pending = []
+        if self._events:
+            self.db.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)", self._events)
+            self._events = []
+        self.db.commit()
+
+    def load_events(self, start: float, end: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Events with ``start <= t <= end`` per zone, in time order: (times, log10 E)."""
+        self.commit()
+        rows = self.db.execute(
+            "SELECT zone, t, log_e FROM events WHERE t >= ? AND t <= ? ORDER BY zone, t, key",
+            (start, end),
+        ).fetchall()
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for zone in dict.fromkeys(r[0] for r in rows):
+            zr = [r for r in rows if r[0] == zone]
+            out[zone] = (np.array([r[1] for r in zr]), np.array([r[2] for r in zr]))
+        return out
 
     def prune(self, now: float) -> None:
         """Delete what lies beyond the retention, measured back from event time ``now``."""
         self.commit()
         self.db.execute("DELETE FROM examples WHERE t <= ?", (now - self.retention_s,))
+        self.db.execute("DELETE FROM events WHERE t <= ?", (now - self.retention_s,))
         self.db.commit()
 
     def __len__(self) -> int:

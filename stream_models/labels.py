@@ -7,9 +7,12 @@ example waits in :class:`DelayedLabeler` until the zone's clock has moved past
 its horizon; only then is it released with its final labels. Nothing about the
 future reaches a model early, in live runs and backtests alike.
 
-Waiting examples live in one fixed-capacity array (time, key, label bits and a
-float32 payload of the inputs and scores they were published with), so a
-zone's state stays bounded whatever the burst. When a burst fills it, every
+Waiting examples live in one fixed-capacity array (time, key, the largest
+energy that has followed so far, and a float32 payload of the inputs and
+scores they were published with), so a zone's state stays bounded whatever
+the burst. Labels are read off that largest energy when an example is
+released, against the thresholds in force then: a threshold fixed after the
+example was scored (a zone's learning target) still labels it. When a burst fills it, every
 other waiting example is dropped and only every ``stride``-th new one is
 admitted (``stride`` doubles): what waits stays spread evenly over the horizon.
 The dropped ones were scored and published; they are only not learned from,
@@ -37,7 +40,7 @@ def example_key(event_id: str) -> int:
 
 
 def _dtype(width: int) -> np.dtype:
-    return np.dtype([("t", "<f8"), ("key", "<i8"), ("labels", "u1"), ("x", "<f4", (width,))])
+    return np.dtype([("t", "<f8"), ("key", "<i8"), ("max_e", "<f8"), ("x", "<f4", (width,))])
 
 
 class DelayedLabeler:
@@ -48,7 +51,7 @@ class DelayedLabeler:
     horizon_s
         Look-ahead of the targets in seconds.
     thresholds_j
-        Label bit i is set when an event with E >= ``thresholds_j[i]`` follows.
+        Label i is set when an event with E >= ``thresholds_j[i]`` follows.
     width
         Payload values kept per example.
 
@@ -87,8 +90,8 @@ class DelayedLabeler:
         the examples whose horizon has passed, with ``labels`` as a bool array per example.
 
         Examples released have ``t_i + horizon < t``: the new event lies outside their
-        horizon and cannot change their labels. Then, for each threshold the new
-        event reaches, every example still waiting from before ``t`` gets that bit.
+        horizon and cannot change their labels. Then every example still waiting from
+        before ``t`` takes the new event's energy into its largest one.
         """
         rows, n, h = self.rows, self.n, self.horizon_s
         times = rows["t"]
@@ -107,11 +110,10 @@ class DelayedLabeler:
                 self.stride //= 2
                 grown *= 2
                 self.seen = 0
-        bits = sum(1 << i for i, thr in enumerate(self.thresholds_j) if energy_j >= thr)
-        if bits and n:
-            before = rows["t"][:n] < t
-            rows["labels"][:n][before] |= bits
-        return _with_bool_labels(out, len(self.thresholds_j))
+        if n and energy_j == energy_j:
+            before = int(np.searchsorted(times[:n], t, side="left"))  # waiting since before t
+            np.maximum(rows["max_e"][:before], energy_j, out=rows["max_e"][:before])
+        return _labelled(out, self.thresholds_j)
 
     def add(self, t: float, key: int, payload: Sequence[float] | np.ndarray) -> bool:
         """Wait for the labels of an example scored at ``t``; False if thinned out."""
@@ -127,7 +129,7 @@ class DelayedLabeler:
             self.stride *= 2
             self.seen = 1
         row = self.rows[self.n]
-        row["t"], row["key"], row["labels"] = t, key, 0
+        row["t"], row["key"], row["max_e"] = t, key, 0.0
         row["x"] = payload
         self.n += 1
         return True
@@ -151,13 +153,13 @@ class DelayedLabeler:
         return lab
 
 
-def _with_bool_labels(rows: np.ndarray, n_labels: int) -> np.ndarray:
-    """Released rows with the label bits unpacked to a (rows, n_labels) bool field."""
+def _labelled(rows: np.ndarray, thresholds_j: Sequence[float]) -> np.ndarray:
+    """Released rows with ``labels``: a bool per threshold, read off the largest energy."""
     width = rows.dtype["x"].shape[0]
-    out = np.zeros(len(rows), [("t", "<f8"), ("key", "<i8"), ("labels", "?", (n_labels,)),
+    out = np.zeros(len(rows), [("t", "<f8"), ("key", "<i8"), ("labels", "?", (len(thresholds_j),)),
                                ("x", "<f4", (width,))])  # fmt: skip
     out["t"], out["key"], out["x"] = rows["t"], rows["key"], rows["x"]
-    out["labels"] = (rows["labels"][:, None] >> np.arange(n_labels)) & 1
+    out["labels"] = rows["max_e"][:, None] >= np.asarray(thresholds_j, float)[None, :]
     return out
 
 

@@ -4,58 +4,95 @@
 calls :meth:`ZoneMonitor.process` for each event of a zone (and
 :meth:`ZoneMonitor.advance` when the stream's clock moves on without one), and
 a backtest calls the very same methods in-process. Per event it computes the
-River probability, the anomaly score, the LSTM probability (one step of the
-zone's carried state, when a version is promoted), the baselines and the fused
-risk that drives the hazard state; when labels mature it teaches the online
-models and scores every component progressively. Its state is fixed-shape
-arrays and small scalars (:meth:`to_state`), except the River models, which are
-pickled into the daemon's state directory, and the LSTM, which lives in the
-model registry.
+ETAS forecast (the promoted fit, or the prior before one), the River and LSTM
+probabilities of the learning target (the LSTM one step of the zone's carried
+state) lifted to the alert target by Gutenberg-Richter, the baselines, and the
+fused risk (:class:`~stream_models.fusion.Stacker`, anchored on the ETAS law) that drives the hazard
+state; when labels mature it teaches the online models and the stacker and
+scores every component progressively, on both targets. Its state is
+fixed-shape arrays and small scalars (:meth:`to_state`), except the River
+model, pickled into the daemon's state directory, and the LSTM and ETAS fits,
+which live in the model registry.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from stream_models.baselines import BASELINES, Baselines
+from stream_models.baselines import BASELINES, Baselines, WeekCounter
+from stream_models.bvalue import aki_utsu, completeness
+from stream_models.etas import EtasParams, EtasState, prior_params
 from stream_models.events import Event, utc_text
 from stream_models.features import ZoneFeatures
-from stream_models.fusion import FUSED, fusion_inputs
+from stream_models.fusion import FUSED, Stacker, clip_z, log_count, probability
+from stream_models.gr import shrunk_b
 from stream_models.hazard import HazardPolicy, HazardTracker, State, Transition
 from stream_models.labels import DelayedLabeler, RecentKeys, example_key
 from stream_models.metrics import ProgressiveScore
-from stream_models.risk import INPUT_NAMES, RiskModel, model_inputs
+from stream_models.risk import INPUT_NAMES, OMORI_P, RiskModel, model_inputs
 from stream_models.sequence import STATIC_NAMES, SequenceModel, static_context
 
-COMPONENTS = ("river", "anomaly", "lstm", FUSED, *BASELINES)
-BINS = ("shift", "abcd")  # the baselines' bins, learned when the label matures
+EXPERTS = ("etas", "omori", "river", "lstm", *BASELINES)  # what the fused risk stacks
+ANCHOR = "omori"  # the generic ETAS law: a forecast from the first event, nothing fitted
+COMPONENTS = ("etas", "omori", "river", "lstm", FUSED, *BASELINES)  # reported: alert target
+_SHIFT_KEYS = ("energy_sum_j_8h", "activity_ratio_8h")  # what the tabled baselines bin on
 
 
 @dataclass(frozen=True)
 class Payload:
     """Where each value sits in a waiting example's float32 payload."""
 
-    inputs: slice
-    components: slice
-    bins: slice
-    static: slice
+    inputs: slice  # the River/LSTM inputs it was scored on
+    alert: slice  # each component's alert-target probability (progressive scores)
+    learning: slice  # each expert's log expected count of learning-target events, then fused
+    shift: slice  # the baselines' bin inputs
+    static: slice  # the LSTM's static context
     width: int
 
     @classmethod
     def layout(cls, n_inputs: int) -> Payload:
-        a = n_inputs
-        b = a + len(COMPONENTS)
-        c = b + len(BINS)
-        d = c + len(STATIC_NAMES)
-        return cls(slice(0, a), slice(a, b), slice(b, c), slice(c, d), d)
+        edges = np.cumsum([0, n_inputs, len(COMPONENTS), len(EXPERTS) + 1, len(_SHIFT_KEYS),
+                           len(STATIC_NAMES)]).tolist()  # fmt: skip
+        parts = [slice(a, b) for a, b in itertools.pairwise(edges)]
+        return cls(*parts, width=edges[-1])
 
 
 PAYLOAD = Payload.layout(len(INPUT_NAMES))
+TARGET_BIT, LEARNING_BIT = 0, 1  # label bits: the alert target, the learning target
+LEARNING_SAMPLE = 100  # a zone's first events: they fix its learning target and references
+# learning-target events expected per horizon: then about 30 % of examples are positive,
+# P(at least one) = 1 - exp(-0.357) = 0.3: enough to learn from, rare enough to mean something
+LEARNING_PER_HORIZON = -math.log(0.7)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A zone's completeness, b-value and background rate, as its first events showed them:
+    what the generic ETAS law and the Gutenberg-Richter lift use until a fit replaces them.
+    Fixed once the sample is complete, so they cannot reorder the zone's risks over time."""
+
+    mc_log_e: float
+    b_value: float
+    mu: float  # background events/s at or above Mc: half the sample's rate
+
+    @classmethod
+    def of(cls, sample: list[float], t_first: float, t_last: float) -> Reference:
+        """From a complete sample; before it is complete, a provisional reference with no
+        background (the rate of a burst's first hours would swamp the zone's risks)."""
+        arr = np.asarray(sample, float)
+        if arr.size < LEARNING_SAMPLE:
+            return cls(float(arr.min()), 1.0, 0.0)
+        mc = completeness(arr)
+        above = arr[arr >= mc - 1e-9]
+        span = t_last - t_first
+        return cls(mc, shrunk_b(aki_utsu(above, mc=mc)), 0.5 * above.size / span if span > 0
+                   else 0.0)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -63,13 +100,25 @@ class MonitorPolicy:
     """What is predicted, and when the model is trusted enough to move the hazard state."""
 
     target_energy_j: float = 1e4
+    # the frequent target the learned models predict; None: each zone sets it from its first
+    # LEARNING_SAMPLE events so that about 30 % of examples are positive (between Mc and the
+    # alert target), and two decades below the alert target until then
+    learning_energy_j: float | None = None
     horizon_s: float = 8 * 3600.0
     hazard: HazardPolicy = field(default_factory=HazardPolicy)
-    min_examples: int = 200  # labelled examples learned before the state may leave "a"
-    min_positives: int = 5  # ... of which targets: an untrained model says 0.5 to everything
+    min_examples: int = 50  # learning-target labels learned before the state may leave "a"
+    min_positives: int = 5  # ... of which positive: the stacker has something to go on
     sequence_window: int = 64  # input vectors kept per zone for an LSTM swap's warm-up
     shift_s: float = 8 * 3600.0
     max_lateness_s: float = 24 * 3600.0  # later than this behind the zone's clock: refused
+    stacker_lr: float = 0.003
+    stacker_l2: float = 0.03
+    stacker_calibration_lr: float = 0.01
+
+    @property
+    def learning_j(self) -> float:
+        """The learning target a zone starts with (fixed, or the provisional one)."""
+        return self.learning_energy_j or self.target_energy_j / 100
 
 
 class DuplicateEventError(ValueError):
@@ -94,7 +143,6 @@ class Outcome:
     features: dict[str, float]
     inputs: dict[str, float]
     probability: float  # the fused risk: what the hazard state follows
-    anomaly: float
     state: State
     warming_up: bool
     model_version: str
@@ -102,6 +150,9 @@ class Outcome:
     learned: np.ndarray  # examples whose labels were released before this event
     components: dict[str, float]  # every model's and baseline's probability (NaN: none yet)
     lstm_version: str | None
+    learning: dict[str, float] = field(default_factory=dict)  # experts' log expected counts
+    weights: dict[str, float] = field(default_factory=dict)  # the stacker's coefficients
+    etas_version: str | None = None
 
 
 @dataclass
@@ -110,6 +161,21 @@ class Advance:
 
     learned: np.ndarray
     transitions: list[Transition]
+
+
+def learning_target(ref: Reference, horizon_s: float, target_energy_j: float) -> float:
+    """The energy whose events a zone expects :data:`LEARNING_PER_HORIZON` times per horizon
+    (Gutenberg-Richter from its rate above Mc), between Mc and the alert target.
+
+    >>> ref = Reference(mc_log_e=0.5, b_value=1.0, mu=0.5 * 3.0 / 86400)   # 3 a day above Mc
+    >>> round(math.log10(learning_target(ref, 8 * 3600, 1e4)), 2)
+    1.17
+    """
+    per_horizon = 2 * ref.mu * horizon_s  # the reference background is half the sample's rate
+    log_l = ref.mc_log_e
+    if per_horizon > LEARNING_PER_HORIZON:
+        log_l += math.log10(per_horizon / LEARNING_PER_HORIZON) / (ref.b_value / 1.5)
+    return 10 ** min(log_l, math.log10(target_energy_j))
 
 
 class ZoneMonitor:
@@ -126,36 +192,48 @@ class ZoneMonitor:
     >>> [len(o.learned) for o in out]     # labels after 1 h, one per later event
     [0, 0, 0, 1, 1, 1]
     >>> out[-1].model_version, sorted(out[-1].components)[:3]
-    ('river-logreg+hst@3', ['anomaly', 'baseline_abcd', 'baseline_last_shift_energy'])
+    ('river-logreg@3', ['baseline_abcd', 'baseline_last_shift_energy', 'baseline_rate'])
     """
 
     def __init__(
         self, zone: str, policy: MonitorPolicy | None = None, model: RiskModel | None = None
     ) -> None:
         self.zone = zone
-        self.policy = policy or MonitorPolicy()
+        self.policy = pol = policy or MonitorPolicy()
         self.model = model or RiskModel()
         self.features = ZoneFeatures()
-        self.labeler = DelayedLabeler(
-            self.policy.horizon_s, (self.policy.target_energy_j,), PAYLOAD.width
-        )
-        self.hazard = HazardTracker(zone, self.policy.hazard)
-        self.baselines = Baselines(self.policy.horizon_s, self.policy.target_energy_j)
+        self.labeler = DelayedLabeler(pol.horizon_s, (pol.target_energy_j, pol.learning_j),
+                                      PAYLOAD.width)  # fmt: skip
+        self.hazard = HazardTracker(zone, pol.hazard)
+        self.etas = EtasState()
+        self.week = WeekCounter((pol.target_energy_j, pol.learning_j))
+        self.baselines = Baselines(pol.horizon_s, pol.target_energy_j, "targets_7d")
+        self.experts = Baselines(pol.horizon_s, pol.target_energy_j, "learning_7d",
+                                 min_learned=pol.min_examples)  # fmt: skip
+        self.stacker = Stacker(EXPERTS, ANCHOR, pol.stacker_lr, pol.stacker_l2,
+                               pol.stacker_calibration_lr)
+        self.learning_j = pol.learning_j
+        self.sample: list[float] | None = []  # the zone's first log10 E, until they fix things
+        self.reference: Reference | None = None
+        self.t_first: float | None = None
         self.scores = {name: ProgressiveScore() for name in COMPONENTS}
-        w = self.policy.sequence_window
+        self.learning_scores = {name: ProgressiveScore() for name in (*EXPERTS, FUSED)}
+        self.learning_positives = 0
+        w = pol.sequence_window
         self.recent = np.zeros((w, len(INPUT_NAMES)), np.float32)  # the last inputs, a ring
         self.n_recent = 0  # inputs written to the ring so far
         self.lstm_state: np.ndarray | None = None  # the LSTM's (h, c) for this zone
         self.lstm_for: str | None = None  # the version that state belongs to
         self.last_target_t: float | None = None
+        self.last_learning_t: float | None = None
+        self.prev_t: float | None = None
         self.events = 0
-        self.applied = RecentKeys(max(self.policy.horizon_s, min(self.policy.max_lateness_s, 7
-                                                                     * 86400.0)))  # fmt: skip
+        self.applied = RecentKeys(max(pol.horizon_s, min(pol.max_lateness_s, 7 * 86400.0)))
 
     @property
     def warming_up(self) -> bool:
-        m, pol = self.model, self.policy
-        return m.n_learned < pol.min_examples or m.n_positive < pol.min_positives
+        pol = self.policy
+        return self.stacker.n < pol.min_examples or self.learning_positives < pol.min_positives
 
     @property
     def clock(self) -> float | None:
@@ -170,10 +248,11 @@ class ZoneMonitor:
             self._learn(row)
         return Advance(learned, self.hazard.tick(clock))
 
-    def process(self, event: Event, lstm: SequenceModel | None = None) -> Outcome:
-        """Features, then learn from labels that matured, then score, fuse, and the hazard state.
+    def process(self, event: Event, lstm: SequenceModel | None = None,
+                etas: EtasParams | None = None) -> Outcome:  # fmt: skip
+        """Features, then learn from labels that matured, then score, mix, and the hazard state.
 
-        ``lstm`` is the promoted sequence model of the process, if any.
+        ``lstm`` and ``etas`` are the process's promoted LSTM and ETAS fit, if any.
         """
         pol = self.policy
         t = self.event_time(event)
@@ -187,47 +266,104 @@ class ZoneMonitor:
         for row in learned[len(matured.learned) :]:
             self._learn(row)
         features = self.features.update(event, t)
-        x = model_inputs(features, event.log_energy)
+        log_e = event.log_energy
+        ref = self._sample(log_e, t)
+        fitted = etas is not None
+        b = etas.b_value if fitted else ref.b_value
+        self.etas.add(t, log_e, ref.mc_log_e)
+        generic = prior_params(ref.mc_log_e, {self.zone: ref.mu}, ref.b_value)
+        expected = {"omori": self.etas.expected(generic, self.zone, t, pol.horizon_s)}
+        if fitted:
+            mu = etas.mu if self.zone in etas.mu else {**etas.mu, self.zone: ref.mu}
+            etas = replace(etas, mu=mu)
+            expected["etas"] = self.etas.expected(etas, self.zone, t, pol.horizon_s)
+        if event.energy_j >= self.learning_j:
+            self.last_learning_t = t
         if event.energy_j >= pol.target_energy_j:
             self.last_target_t = t
+        since = {"previous": self.prev_t, "learning": self.last_learning_t,
+                 "target": self.last_target_t}  # fmt: skip
+        self.prev_t = t
+        targets_7d, learning_7d = self.week.add(t, event.energy_j)
+        omori = {p: self.etas.omori_sum(60.0, p, t) for p in OMORI_P}
+        x = model_inputs(features, log_e, t, since, omori, expected.get("etas",
+                                                                        expected["omori"]))
         static = static_context(t, self.last_target_t, pol.shift_s)
         vector = np.fromiter(x.values(), np.float32, len(INPUT_NAMES))
         self.recent[self.n_recent % len(self.recent)] = vector
         self.n_recent += 1
-        p = self.model.predict_proba_one(x)
-        anomaly = self.model.score_one(x)
-        self.model.learn_anomaly_one(x)
-        p_lstm = self._lstm(lstm, vector, static)
-        baselines, bins = self.baselines.score(features, t, event.energy_j)
-        fused = self.model.fusion.predict_proba_one(fusion_inputs(p, p_lstm, anomaly))
-        components = {"river": p, "anomaly": anomaly, "lstm": p_lstm, FUSED: fused, **baselines}
-        warming = self.warming_up
+        table_x = {**features, "targets_7d": targets_7d, "learning_7d": learning_7d}
+        log_t, log_l = math.log10(pol.target_energy_j), math.log10(self.learning_j)
+        laws = {"omori": generic, **({"etas": etas} if fitted else {})}
+        learning = {
+            "etas": math.nan,  # asleep until a fit is promoted
+            **{e: _log_expected(expected[e], law, log_l) for e, law in laws.items()},
+            "river": log_count(self.model.predict_proba_one(x)
+                               if self.model.n_learned >= pol.min_examples else math.nan),
+            "lstm": log_count(self._lstm(lstm, vector, static)),
+            **{e: log_count(p) for e, p in self.experts.predict(table_x).items()},
+        }  # fmt: skip
+        learning[FUSED] = self.stacker.predict_one(learning)
+        up = _log_tail(log_l, log_t, b)  # learning target -> alert target, Gutenberg-Richter
+        components = {
+            **{e: probability(_log_expected(expected[e], law, log_t)) for e, law in laws.items()},
+            "etas": (probability(_log_expected(expected["etas"], etas, log_t)) if fitted
+                     else math.nan),
+            **{e: probability(learning[e] + up) if math.isfinite(learning[e]) else math.nan
+               for e in ("river", "lstm")},
+            FUSED: probability(learning[FUSED] + up),
+            **self.baselines.predict(table_x),
+        }  # fmt: skip
+        fused = components[FUSED]
+        warming = self.warming_up or not math.isfinite(fused)
         raised = self.hazard.update(0.0 if warming else fused, t, event.event_id)
-        transitions = [*matured.transitions, *raised]
         payload = np.empty(PAYLOAD.width, np.float32)
         payload[PAYLOAD.inputs] = vector
-        payload[PAYLOAD.components] = [components[c] for c in COMPONENTS]
-        payload[PAYLOAD.bins] = [bins[b] for b in BINS]
+        payload[PAYLOAD.alert] = [components[c] for c in COMPONENTS]
+        payload[PAYLOAD.learning] = [learning[e] for e in (*EXPERTS, FUSED)]
+        payload[PAYLOAD.shift] = [_finite_or_zero(features.get(k)) for k in _SHIFT_KEYS]
         payload[PAYLOAD.static] = static
         self.labeler.add(t, key, payload)
         self.events += 1
         return Outcome(
-            event, features, x, fused, anomaly, self.hazard.state, warming,
-            self.model.version, transitions, learned, components,
-            lstm.version if lstm else None,
+            event, features, x, fused, self.hazard.state, warming,
+            self.model.version, [*matured.transitions, *raised], learned, components,
+            lstm.version if lstm else None, learning, self.stacker.coefficients(),
+            etas.version if fitted else None,
         )  # fmt: skip
+
+    def _sample(self, log_e: float, t: float) -> Reference:
+        """The zone's reference values; its first events fix them and the learning target
+        (frequent enough to learn from whatever the catalog's completeness, never closer
+        than a decade to the alert target)."""
+        if self.reference is not None:
+            return self.reference
+        sample = self.sample
+        assert sample is not None
+        sample.append(log_e)
+        self.t_first = t if self.t_first is None else self.t_first
+        ref = Reference.of(sample, self.t_first, t)
+        if len(sample) < LEARNING_SAMPLE:
+            return ref
+        self.reference, self.sample = ref, None
+        if self.policy.learning_energy_j is None:
+            self.learning_j = learning_target(ref, self.policy.horizon_s,
+                                              self.policy.target_energy_j)  # fmt: skip
+            self.labeler.thresholds_j = (self.policy.target_energy_j, self.learning_j)
+            self.week.thresholds_j = (self.policy.target_energy_j, self.learning_j)
+        return ref
 
     def _lstm(self, lstm: SequenceModel | None, vector: np.ndarray, static: list[float]) -> float:
         """One step of the zone's carried LSTM state; a new version warms up on the recent
-        inputs first (the event's own included)."""
-        if lstm is None:
+        inputs first (the event's own included). The mine-wide scope goes without it."""
+        if lstm is None or self.policy.max_lateness_s == math.inf:
             return math.nan
         if self.lstm_for != lstm.version or self.lstm_state is None:
             self.lstm_state = lstm.warm(self.recent_inputs())
             self.lstm_for = lstm.version
         else:
             self.lstm_state = lstm.step(self.lstm_state, vector)
-        return lstm.proba(self.lstm_state, static)
+        return lstm.calibrated(self.lstm_state, static)
 
     def recent_inputs(self) -> np.ndarray:
         """The last ``sequence_window`` input vectors, oldest first."""
@@ -270,26 +406,29 @@ class ZoneMonitor:
         return clock
 
     def _learn(self, row: np.void) -> None:
-        """One matured label: online models, fusion, baselines and every progressive score."""
-        y = bool(row["labels"][0])
+        """One matured example: the River model, the stacker, the baselines, every score."""
+        y_t, y_l = bool(row["labels"][TARGET_BIT]), bool(row["labels"][LEARNING_BIT])
         payload = row["x"]
-        x = dict(zip(INPUT_NAMES, payload[PAYLOAD.inputs].tolist(), strict=True))
-        comp = dict(zip(COMPONENTS, payload[PAYLOAD.components].tolist(), strict=True))
-        self.model.learn_one(x, y)
-        self.model.fusion.learn_one(
-            fusion_inputs(comp["river"], comp["lstm"], comp["anomaly"]), y,
-            self.model.positive_weight(),
-        )  # fmt: skip
-        shift, abcd = payload[PAYLOAD.bins].tolist()
-        self.baselines.learn({"shift": int(shift), "abcd": int(abcd)}, y)
-        for name, score in self.scores.items():
-            v = comp[name]
-            if math.isfinite(v):
-                score.update(y, v)
+        self.model.learn_one(dict(zip(INPUT_NAMES, payload[PAYLOAD.inputs].tolist(),
+                                      strict=True)), y_l)  # fmt: skip
+        learning = dict(zip((*EXPERTS, FUSED), payload[PAYLOAD.learning].tolist(), strict=True))
+        self.stacker.learn_one(learning, y_l)
+        table_x = dict(zip(_SHIFT_KEYS, payload[PAYLOAD.shift].tolist(), strict=True))
+        self.baselines.learn(table_x, y_t)
+        self.experts.learn(table_x, y_l)
+        self.learning_positives += int(y_l)
+        for name, p in zip(COMPONENTS, payload[PAYLOAD.alert].tolist(), strict=True):
+            if math.isfinite(p):
+                self.scores[name].update(y_t, p)
+        for name, z in learning.items():
+            if math.isfinite(z):
+                self.learning_scores[name].update(y_l, probability(z))
 
-    def metrics(self) -> dict[str, dict[str, float]]:
-        """Progressive-validation scores of every model and baseline, by component name."""
-        return {name: s.get() for name, s in self.scores.items()}
+    def metrics(self, learning: bool = False) -> dict[str, dict[str, float]]:
+        """Progressive-validation scores of every component (alert target) or expert
+        (``learning``: the learning target, what the stacker learns on)."""
+        scores = self.learning_scores if learning else self.scores
+        return {name: s.get() for name, s in scores.items()}
 
     def to_state(self) -> dict[str, Any]:
         """Arrays and scalars of everything except the River model (saved separately)."""
@@ -299,13 +438,25 @@ class ZoneMonitor:
             "features": self.features.to_state(),
             "labeler": self.labeler.to_state(),
             "hazard": self.hazard.to_state(),
+            "etas": self.etas.to_state(),
+            "week": self.week.to_state(),
             "baselines": self.baselines.to_state(),
+            "experts": self.experts.to_state(),
+            "stacker": self.stacker.to_state(),
             "scores": {k: v.to_state() for k, v in self.scores.items()},
+            "learning_scores": {k: v.to_state() for k, v in self.learning_scores.items()},
+            "learning_positives": self.learning_positives,
             "recent": self.recent,
             "n_recent": self.n_recent,
             "lstm_state": self.lstm_state,
             "lstm_for": self.lstm_for,
             "last_target_t": self.last_target_t,
+            "last_learning_t": self.last_learning_t,
+            "learning_j": self.learning_j,
+            "sample": None if self.sample is None else np.array(self.sample),
+            "reference": None if self.reference is None else asdict(self.reference),
+            "t_first": self.t_first,
+            "prev_t": self.prev_t,
             "applied": self.applied.to_state(),
             "model_version": self.model.version,
         }
@@ -319,8 +470,15 @@ class ZoneMonitor:
         mon.features = ZoneFeatures.from_state(state["features"])
         mon.labeler = DelayedLabeler.from_state(state["labeler"])
         mon.hazard = HazardTracker.from_state(state["hazard"])
-        mon.baselines = Baselines.from_state(state["baselines"])
+        mon.etas = EtasState.from_state(state["etas"])
+        mon.week.restore(state["week"])
+        mon.baselines.restore(state["baselines"])
+        mon.experts.restore(state["experts"])
+        mon.stacker = Stacker.from_state(state["stacker"])
         mon.scores.update({k: ProgressiveScore.from_state(v) for k, v in state["scores"].items()})
+        mon.learning_scores.update({k: ProgressiveScore.from_state(v)
+                                    for k, v in state["learning_scores"].items()})  # fmt: skip
+        mon.learning_positives = int(state["learning_positives"])
         recent = np.asarray(state["recent"], np.float32)
         if recent.shape != mon.recent.shape:
             raise ValueError(f"zone {mon.zone}: stored inputs have shape {recent.shape}, "
@@ -330,5 +488,28 @@ class ZoneMonitor:
         mon.lstm_state = None if lstm_state is None else np.asarray(lstm_state, float)
         mon.lstm_for = state["lstm_for"]
         mon.last_target_t = state["last_target_t"]
+        mon.last_learning_t = state["last_learning_t"]
+        mon.learning_j = float(state["learning_j"])
+        sample, ref = state["sample"], state["reference"]
+        mon.sample = None if sample is None else [float(v) for v in sample]
+        mon.reference = None if ref is None else Reference(**ref)
+        mon.t_first = state["t_first"]
+        mon.week.thresholds_j = (policy.target_energy_j, mon.learning_j)
+        mon.prev_t = state["prev_t"]
         mon.applied = RecentKeys.from_state(state["applied"])
         return mon
+
+
+def _log_tail(from_log_e: float, to_log_e: float, b_value: float) -> float:
+    """ln of the Gutenberg-Richter fraction of events >= ``from`` that are >= ``to``."""
+    return -max(to_log_e - from_log_e, 0.0) * (b_value / 1.5) * math.log(10)
+
+
+def _log_expected(expected_above_mc: float, law: EtasParams, log_e: float) -> float:
+    """ln of the expected count of events >= 10^log_e J from the count above the law's Mc."""
+    return clip_z(math.log(max(expected_above_mc, 1e-300)) + _log_tail(law.mc_log_e, log_e,
+                                                                         law.b_value))
+
+
+def _finite_or_zero(v: float | None) -> float:
+    return 0.0 if v is None or not math.isfinite(v) else float(v)

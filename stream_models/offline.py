@@ -1,9 +1,9 @@
-"""Offline LSTM training on a historical file, through the daemon's own per-event code.
+"""Offline training on a historical file, through the daemon's own per-event code.
 
 Features, inputs, static context and labels come from :class:`MineRunner` (the
 code path of the worker and of backtests); only labels whose horizon has passed
-within the file are used. The candidate goes through the same gate as in the
-daemon and lands in a registry a worker can start from.
+within the file are used. The ETAS fit and the LSTM candidate go through the same
+gates as in the daemon and land in a registry a worker can start from.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stream_models.events import Event
+from stream_models.labels import example_key
 from stream_models.monitor import PAYLOAD, MonitorPolicy
 from stream_models.pipeline import Advanced, MineRunner
 from stream_models.registry import ModelRegistry
@@ -25,7 +26,8 @@ def train_offline(
     events: list[Event], monitor: MonitorPolicy, retrain: RetrainPolicy, registry_dir: Path,
     force: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Train on all of ``events``; promote if the gate passes (or ``force``); the decision."""
+    """Train on all of ``events``; promote if the gate passes (or ``force``); the LSTM's
+    decision, with the ETAS fit's under ``etas``."""
     if not events:
         raise ValueError("no events to train on")
     span = events[-1].timestamp - events[0].timestamp
@@ -34,12 +36,19 @@ def train_offline(
         retrainer = Retrainer(Path(tmp), registry_dir, INPUT_NAMES, policy)
         runner = MineRunner(monitor)  # no retraining while features build
         for step in runner.run(events):
-            retrainer.record(step.zone if isinstance(step, Advanced) else step.event.zone,
-                             step.learned, PAYLOAD)  # fmt: skip
+            if isinstance(step, Advanced):
+                retrainer.record(step.zone, step.learned, PAYLOAD)
+                continue
+            zone = step.event.zone
+            retrainer.record(zone, step.learned, PAYLOAD, runner.monitors[zone].learning_j)
+            retrainer.record_event(zone, example_key(step.event.event_id), step.event.timestamp,
+                                   step.event.log_energy)  # fmt: skip
         retrainer.close()
-        decision = retrain_job(retrainer.store_path, registry_dir, INPUT_NAMES,
-                               events[-1].timestamp, policy)  # fmt: skip
+        decisions = retrain_job(retrainer.store_path, registry_dir, INPUT_NAMES,
+                                events[-1].timestamp, policy)  # fmt: skip
+    by_model = {str(d.get("model")): d for d in decisions}
+    decision = by_model.get("lstm", decisions[-1])
     if decision.get("version") and (decision["promoted"] or force):
         ModelRegistry(registry_dir).promote(str(decision["version"]))
         decision = {**decision, "promoted": True, "forced": not decision["promoted"]}
-    return decision
+    return {**decision, "etas": by_model.get("etas")}

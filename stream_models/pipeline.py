@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from stream_models.etas import EtasParams
 from stream_models.events import Event
+from stream_models.labels import example_key
 from stream_models.monitor import (
     PAYLOAD,
     Advance,
@@ -88,8 +90,9 @@ class MineRunner:
     @classmethod
     def build(cls, policy: MonitorPolicy, retrain: RetrainPolicy | None, state_dir: Path,
               registry_dir: Path | None = None, mine_scope: str | None = None) -> MineRunner:
-        """A runner as the worker runs it: the LSTM retrained under ``retrain`` (None: no
-        LSTM), its history in ``state_dir``, its versions in ``registry_dir``."""
+        """A runner as the worker runs it: ETAS refitted and the LSTM retrained under
+        ``retrain`` (None: neither, the ETAS prior scores), their history in ``state_dir``,
+        their versions in ``registry_dir``."""
         retrainer = None
         if retrain is not None:
             retrainer = Retrainer(state_dir, registry_dir or state_dir / "registry",
@@ -114,32 +117,35 @@ class MineRunner:
         steps: list[Outcome | Advanced] = list(advance_zones(self.monitors, self.clock))
         for step in steps:  # in the history store before a retraining may read it
             self._record(step.zone, step.learned)
-        r = self.lstm_step(t)
+        lstm, etas = self.model_step(t)
         try:
-            outcome = mon.process(event, r)
+            outcome = mon.process(event, lstm, etas)
         except DuplicateEventError:
             self.duplicates += 1  # applied before: the zones' clocks moved on all the same
             return steps
         self._record(event.zone, outcome.learned)
+        if self.retrainer is not None:
+            self.retrainer.record_event(event.zone, example_key(event.event_id), t,
+                                        event.log_energy)  # fmt: skip
         steps.append(outcome)
         if self.mine_scope is not None:
-            # the LSTM learns and scores the zones' sequences; the mine-wide scope goes
-            # without it (its examples would reach the history store in another order live)
+            # the LSTM and the ETAS fit learn and score the zones; the mine-wide scope goes
+            # without them (live, it lags the zones and would meet a promotion elsewhere)
             mine = self.monitor(self.mine_scope)
-            steps.append(mine.process(replace(event, zone=self.mine_scope)))
+            steps.append(mine.process(replace(event, zone=self.mine_scope), None, None))
         return steps
 
-    def lstm_step(self, t: float) -> SequenceModel | None:
-        """Start a due LSTM retraining, swap in a finished one; the LSTM scoring now."""
+    def model_step(self, t: float) -> tuple[SequenceModel | None, EtasParams | None]:
+        """Start a due retraining, swap in a finished one; the LSTM and ETAS fit scoring now."""
         r = self.retrainer
         if r is None:
-            return None
+            return None, None
         self.decisions += r.step(t)
-        return r.active
+        return r.active, r.active_etas
 
     def _record(self, zone: str, learned: np.ndarray) -> None:
         if self.retrainer is not None and len(learned) and zone != self.mine_scope:
-            self.retrainer.record(zone, learned, PAYLOAD)
+            self.retrainer.record(zone, learned, PAYLOAD, self.monitors[zone].learning_j)
 
     def run(self, events: Iterable[Event]) -> Iterator[Outcome | Advanced]:
         for event in events:

@@ -32,7 +32,8 @@ def risk_record(outcome: Outcome) -> bytes:
     return dumps({
         "schema": RISK_SCHEMA, "event_id": e.event_id, "zone": e.zone,
         "time": utc_text(e.time), "energy_j": e.energy_j, "probability": outcome.probability,
-        "anomaly_score": outcome.anomaly, "hazard_state": outcome.state,
+        "hazard_state": outcome.state, "learning": outcome.learning,
+        "weights": outcome.weights, "etas_version": outcome.etas_version,
         "warming_up": outcome.warming_up, "model_version": outcome.model_version,
         "lstm_version": outcome.lstm_version, "components": outcome.components,
         "features": outcome.features,
@@ -52,7 +53,6 @@ def alert_record(
         "schema": ALERT_SCHEMA, "alert_id": tr.alert_id, "kind": tr.kind, "zone": tr.zone,
         "state": tr.state, "previous_state": tr.previous_state, "probability": tr.probability,
         "time": utc_text(tr.t), "trigger": tr.event_id, "top_features": top_features,
-        "anomaly_score": outcome.anomaly if outcome else None,
         "model_version": outcome.model_version if outcome else None,
         "lstm_version": outcome.lstm_version if outcome else None,
         "components": outcome.components if outcome else None,

@@ -1,19 +1,17 @@
-"""Periodic retraining in event time, a promotion gate, and hot-swapping the scorer's LSTM.
+"""Periodic retraining in event time, and hot-swapping the scorer's LSTM and ETAS fit.
 
 :class:`Retrainer` is shared by all zones of one process. Every ``every_s`` of
-event time it starts :func:`retrain_job` on the labelled history of the last
-``train_window_s``: in a separate process by default (scoring never waits), or
-in-line when ``blocking`` (backtests and tests: the same version then takes over
-at the same event in every run). The job trains a candidate, scores it and the
-promoted model on the same held-back slice, saves the candidate with its metrics
-and data window, and promotes it only if it is not worse (nor worse than chance).
-The scorer loads the promoted version when the job is done, without a restart.
+event time it starts :func:`~stream_models.jobs.retrain_job` on the labelled
+history of the last ``train_window_s``: in a separate process by default
+(scoring never waits), or in-line when ``blocking`` (backtests and tests: the
+same versions then take over at the same event in every run). The job refits
+ETAS and trains an LSTM candidate, each judged on a held-back slice; the
+scorer loads what passed when the job is done, without a restart.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -24,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stream_models.history import HistoryStore, Index, NotEnoughData, ZoneHistory, time_split
-from stream_models.metrics import roc_auc
+from stream_models.etas import EtasParams
+from stream_models.history import HistoryStore, Index, ZoneHistory
+from stream_models.jobs import retrain_job
 from stream_models.registry import ModelRegistry
 from stream_models.sequence import ModelFileError, SequenceModel
 
@@ -76,84 +75,13 @@ class RetrainPolicy:
     min_positives: int = 20
     min_validation_positives: int = 5
     blocking: bool = False
+    lstm: bool = True  # False: the job refits ETAS only
+    learning_energy_j: float = 100.0  # the learning target the LSTM's labels are for
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def retrain_job(
-    store_path: Path, registry_root: Path, input_names: Sequence[str], now: float,
-    policy: RetrainPolicy,
-) -> dict[str, Any]:  # fmt: skip
-    """Train and judge one candidate; returns the logged decision.
-
-    Runs in a child process: it opens the store and the registry itself. It does
-    not promote: ``promoted`` means the candidate passed the gate, and the scorer
-    promotes it when it swaps (after storing its state), so a crash in between
-    never leaves a version promoted that no stored state has seen.
-    """
-    registry = ModelRegistry(registry_root)
-    start = now - policy.train_window_s
-    decision: dict[str, Any] = {"at_t": now, "window_start_t": start, "window_end_t": now,
-                                "promoted": False}  # fmt: skip
-    store = HistoryStore(store_path, input_names, policy.retention_s)
-    try:
-        histories = store.load(start, now)
-    finally:
-        store.close()
-    n = sum(len(h.t) for h in histories.values())
-    pos = sum(int(h.y.sum()) for h in histories.values())
-    if n < policy.min_examples or pos < policy.min_positives:
-        reason = (f"not enough history: {n} examples, {pos} targets "
-                  f"(need {policy.min_examples}, {policy.min_positives})")  # fmt: skip
-        return _decide(registry, {**decision, "reason": reason, "examples": n})
-    from stream_models.training import train_lstm  # torch: only where training runs
-
-    split = time_split(histories, policy.train.validation_fraction, policy.train.horizon_s)
-    try:
-        model, report = train_lstm(histories, input_names, policy.train, split)
-    except NotEnoughData as exc:
-        return _decide(registry, {**decision, "reason": str(exc), "examples": n})
-    current, current_auc = registry.current(), 0.5
-    if current is not None:
-        try:
-            incumbent = registry.load(current)
-            if incumbent.input_names == list(input_names):
-                current_auc = roc_auc(*score(incumbent, histories, split.validation)[1:])
-        except ModelFileError as exc:
-            log.warning("promoted model %s unusable (%s): judged against chance", current, exc)
-    version, path = registry.allocate()
-    cand_auc = report["validation_roc_auc"]
-    if report["validation_positives"] < policy.min_validation_positives:
-        promoted = False
-        reason = (f"validation slice has {report['validation_positives']} targets "
-                  f"(need {policy.min_validation_positives}): cannot judge")  # fmt: skip
-    else:
-        # never worse than the promoted model, and never worse than chance: an incumbent
-        # that has decayed below 0.5 does not let a useless candidate through
-        bar = max(current_auc, 0.5) if math.isfinite(current_auc) else 0.5
-        promoted = math.isfinite(cand_auc) and cand_auc >= bar
-        reason = (
-            f"validation ROC-AUC {cand_auc:.4f} {'>=' if promoted else '<'} "
-            f"{'chance' if bar > current_auc or current is None else current} {bar:.4f}"
-        )
-    model.meta = {**report, "version": version, "window_start_t": start, "window_end_t": now,
-                  "incumbent": current, "incumbent_validation_roc_auc": current_auc,
-                  "promoted": promoted, "reason": reason}  # fmt: skip
-    model.save(path)
-    registry.prune()
-    keys = ("train_examples", "train_positives", "validation_examples", "validation_positives",
-            "validation_roc_auc", "validation_start", "train_seconds")  # fmt: skip
-    return _decide(registry, {**decision, **{k: report[k] for k in keys}, "version": version,
-                              "incumbent": current, "incumbent_validation_roc_auc": current_auc,
-                              "promoted": promoted, "reason": reason})  # fmt: skip
-
-
-def _decide(registry: ModelRegistry, decision: dict[str, Any]) -> dict[str, Any]:
-    registry.log(decision)
-    return decision
-
-
-def _done(result: dict[str, Any]) -> Future[dict[str, Any]]:
-    fut: Future[dict[str, Any]] = Future()
+def _done(result: list[dict[str, Any]]) -> Future[list[dict[str, Any]]]:
+    fut: Future[list[dict[str, Any]]] = Future()
     fut.set_result(result)
     return fut
 
@@ -181,27 +109,33 @@ class Retrainer:
         self.store = HistoryStore(self.store_path, self.input_names, policy.retention_s)
         self.registry = ModelRegistry(registry_root)
         self._executor = executor
-        self._job: Future[dict[str, Any]] | None = None
+        self._job: Future[list[dict[str, Any]]] | None = None
         self.decisions: list[dict[str, Any]] = []
         self.active: SequenceModel | None = None
+        self.active_etas: EtasParams | None = None
         self._next_t: float | None = None  # read from the registry at the first event
         self._load_current()
 
     def _load_current(self) -> None:
-        version = self.registry.current()
-        if version is None or (self.active is not None and self.active.version == version):
-            return
-        try:
-            model = self.registry.load(version)
-        except ModelFileError as exc:
-            log.error("cannot load promoted LSTM %s: %s", version, exc)
-            return
-        if model.input_names != self.input_names:
-            log.error("promoted LSTM %s was trained on other inputs: not used", version)
-            return
-        log.info("LSTM %s is now scoring (was %s)", version,
-                 self.active.version if self.active else "none")  # fmt: skip
-        self.active = model
+        version = self.registry.current("lstm")
+        if version is not None and (self.active is None or self.active.version != version):
+            try:
+                model = self.registry.load(version)
+                if model.input_names != self.input_names:
+                    raise ModelFileError("trained on other inputs")
+                log.info("LSTM %s is now scoring (was %s)", version,
+                         self.active.version if self.active else "none")  # fmt: skip
+                self.active = model
+            except ModelFileError as exc:
+                log.error("promoted LSTM %s not used: %s", version, exc)
+        version = self.registry.current("etas")
+        if version is not None and (self.active_etas is None
+                                    or self.active_etas.version != version):  # fmt: skip
+            try:
+                self.active_etas = self.registry.load_etas(version)
+                log.info("ETAS fit %s is now scoring", version)
+            except ModelFileError as exc:
+                log.error("promoted ETAS fit %s not used: %s", version, exc)
 
     @property
     def busy(self) -> bool:
@@ -212,14 +146,22 @@ class Retrainer:
         """A job has finished: :meth:`poll` will act on it."""
         return self._job is not None and self._job.done()
 
-    def record(self, zone: str, learned: np.ndarray, payload: Payload) -> None:
-        """Write examples whose labels matured into the history store (label bit 0)."""
+    def record(self, zone: str, learned: np.ndarray, payload: Payload,
+               learning_j: float | None = None) -> None:  # fmt: skip
+        """Write examples whose labels matured into the history store (the learning target,
+        ``learning_j`` the zone's threshold for it)."""
+        if learning_j is not None:
+            self.store.set_learning_target(zone, learning_j)
         for row in learned:
             x = row["x"]
             self.store.add(zone, row["t"], row["key"], x[payload.inputs], x[payload.static],
-                           bool(row["labels"][0]))  # fmt: skip
+                           bool(row["labels"][1]))  # fmt: skip
 
-    def due_job(self, t: float) -> Callable[[], dict[str, Any]] | None:
+    def record_event(self, zone: str, key: int, t: float, log_e: float) -> None:
+        """A scored event of a zone: what ETAS is refitted on."""
+        self.store.add_event(zone, key, t, log_e)
+
+    def due_job(self, t: float) -> Callable[[], list[dict[str, Any]]] | None:
         """The retraining to run now if event time ``t`` has reached the schedule, else None.
 
         The schedule moves on as the job is handed out, so a crash during training
@@ -243,13 +185,13 @@ class Retrainer:
         self._next_t = next_t
         self.registry.set_next_t(next_t)
 
-    def start(self, job: Callable[[], dict[str, Any]]) -> None:
+    def start(self, job: Callable[[], list[dict[str, Any]]]) -> None:
         """Run ``job`` in-line when the policy is blocking, else in the background process."""
         self._job = _done(job()) if self.policy.blocking else self._pool().submit(job)
 
-    def finished(self, decision: dict[str, Any]) -> None:
-        """Hand in the decision of a job the caller ran itself (e.g. in a thread)."""
-        self._job = _done(decision)
+    def finished(self, decisions: list[dict[str, Any]]) -> None:
+        """Hand in the decisions of a job the caller ran itself (e.g. in a thread)."""
+        self._job = _done(decisions)
 
     def step(self, t: float) -> list[dict[str, Any]]:
         """Before scoring an event at ``t``: start a due retraining, swap in a finished one."""
@@ -259,23 +201,25 @@ class Retrainer:
         return self.poll()
 
     def poll(self) -> list[dict[str, Any]]:
-        """Collect a finished job's decision; promote and hot-swap a candidate that passed."""
+        """Collect a finished job's decisions; promote and hot-swap what passed its gate."""
         if self._job is None or not self._job.done():
             return []
         job, self._job = self._job, None
         try:
-            decision = job.result()
+            decisions = job.result()
         except Exception:  # a failed retraining must not stop scoring
-            log.exception("LSTM retraining failed; the current model keeps scoring")
-            decision = {"promoted": False, "reason": "retraining failed (see log)"}
-        log.info("LSTM retraining: %s (%s)",
-                 "promoted " + str(decision.get("version")) if decision["promoted"]
-                 else "not promoted", decision.get("reason"))  # fmt: skip
-        self.decisions.append(decision)
-        if decision["promoted"]:
-            self.registry.promote(str(decision["version"]))
-            self._load_current()
-        return [decision]
+            log.exception("retraining failed; the current models keep scoring")
+            decisions = [{"model": m, "promoted": False, "reason": "retraining failed (see log)"}
+                         for m in ("etas", "lstm")]  # fmt: skip
+        for decision in decisions:
+            log.info("%s retraining: %s (%s)", decision.get("model"),
+                     "promoted " + str(decision.get("version")) if decision["promoted"]
+                     else "not promoted", decision.get("reason"))  # fmt: skip
+            if decision["promoted"]:
+                self.registry.promote(str(decision["version"]))
+        self.decisions += decisions
+        self._load_current()
+        return decisions
 
     def _pool(self) -> Executor:
         if self._executor is None:

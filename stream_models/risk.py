@@ -1,11 +1,19 @@
-"""The online risk model: River logistic regression on scaled features, plus Half-Space Trees.
+"""The online River model: logistic regression on scaled inputs that carry the clustering.
 
-:func:`model_inputs` turns a zone's feature record into the model's inputs
-(logs of heavy-tailed quantities, NaN as 0 with the scaler centring them), so
-every model sees the same inputs in live runs and backtests.
-:class:`RiskModel` scores first and learns later (the daemon releases labels
-through :class:`~stream_models.labels.DelayedLabeler`); positives are rare, so
-each is weighted by the running negative/positive ratio.
+:func:`model_inputs` turns a zone's features, its ETAS state and the times of
+its last events into the model's inputs, so every model sees the same inputs
+in live runs and backtests. Seismicity clusters, so most inputs measure how
+much happened how recently: counts and energy over several windows,
+Omori-weighted sums of past events with three decay exponents, the ETAS
+expectation for the horizon, and the time since the last event, the last
+learning-target event and the last target; the rest are shape statistics
+(b-value, activity and energy ratios, the event's own size and duration).
+
+:class:`RiskModel` forecasts the learning target (frequent enough to learn
+from) and learns once its labels mature. Positives are rare, so each is
+weighted by the running negative/positive ratio; a logistic model trained so
+has its log-odds raised by ``log(weight)``, which :meth:`RiskModel.predict_proba_one`
+takes off again: its probability is calibrated, as a mixture expert must be.
 """
 
 from __future__ import annotations
@@ -15,59 +23,73 @@ import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
-from river import anomaly, compose, linear_model, optim, preprocessing
+from river import compose, linear_model, optim, preprocessing
 
-from stream_models.fusion import FusionModel
+from stream_models.mathutil import logit, sigmoid
 
-INPUT_WINDOWS = ("1h", "8h", "24h")
-_LOG_FEATURES = ("count", "energy_sum_j", "energy_max_j", "benioff_strain",
-                 "energy_per_volume_j_m3", "iet_mean_s")  # fmt: skip
-_RAW_FEATURES = ("log_energy_mean", "duration_p90_s", "b_value", "b_anomaly", "iet_cv",
-                 "spread_m", "centroid_drift_m")  # fmt: skip
-_RATIO_FEATURES = ("activity_ratio", "energy_ratio")
+OMORI_P = (0.8, 1.1, 1.5)  # decay exponents of the Omori-weighted input sums (c = 60 s)
 MAX_POSITIVE_WEIGHT = 50.0  # bounds one rare positive's pull while the ratio is still noisy
-MODEL_NAME = "river-logreg+hst"
+MODEL_NAME = "river-logreg"
+_HOUR = 3600.0
+
+
+def _log1p10(v: float) -> float:
+    return math.log10(1 + max(v, 0.0)) if v == v else 0.0
+
+
+def _hours_since(t: float, then: float | None) -> float:
+    """log10(1 + hours since ``then``); ten years when never."""
+    return math.log10(1 + (max(t - then, 0.0) / _HOUR if then is not None else 87600.0))
 
 
 def _finite(v: float | None) -> float:
     return 0.0 if v is None or not math.isfinite(v) else float(v)
 
 
-def model_inputs(features: Mapping[str, float], log_energy: float) -> dict[str, float]:
-    """The model's input vector: logs of sizes, raw shapes, log ratios; missing values are 0.
+def model_inputs(features: Mapping[str, float], log_energy: float, t: float,
+                 since: Mapping[str, float | None], omori: Mapping[float, float],
+                 etas_expected: float) -> dict[str, float]:  # fmt: skip
+    """The model's input vector; missing values are 0 (the scaler centres them).
 
-    >>> x = model_inputs({"count_1h": 9, "b_value_1h": float("nan")}, 3.0)
-    >>> x["log_count_1h"], x["b_value_1h"], x["event_log_energy"]
-    (1.0, 0.0, 3.0)
+    ``since`` holds the times of the zone's previous event, last learning-target
+    event and last target; ``omori`` the Omori-weighted sums by decay exponent.
+
+    >>> x = model_inputs({"count_1h": 9}, 3.0, 7200.0, {"previous": 3600.0},
+    ...                  {1.1: 1e-3}, 0.5)
+    >>> x["log_count_1h"], round(x["log_hours_since_previous"], 3), x["log_omori_p1.1"]
+    (1.0, 0.301, -3.0)
     """
-    x: dict[str, float] = {"event_log_energy": log_energy,
-                           "log_t_residual": _finite(features.get("log_t_residual"))}  # fmt: skip
-    for w in INPUT_WINDOWS:
-        for name in _LOG_FEATURES:
-            x[f"log_{name}_{w}"] = math.log10(1 + max(_finite(features.get(f"{name}_{w}")), 0.0))
-        for name in _RAW_FEATURES:
-            x[f"{name}_{w}"] = _finite(features.get(f"{name}_{w}"))
-        for name in _RATIO_FEATURES:
-            r = _finite(features.get(f"{name}_{w}"))
-            x[f"log_{name}_{w}"] = math.log10(r) if r > 0 else 0.0
+    f = features.get
+    x: dict[str, float] = {"event_log_energy": log_energy}
+    for w in ("1h", "8h", "24h", "7d"):
+        x[f"log_count_{w}"] = _log1p10(_finite(f(f"count_{w}")))
+    for w in ("8h", "24h"):
+        x[f"log_energy_sum_{w}"] = _log1p10(_finite(f(f"energy_sum_j_{w}")))
+    for name in ("previous", "learning", "target"):
+        x[f"log_hours_since_{name}"] = _hours_since(t, since.get(name))
+    for p in OMORI_P:
+        x[f"log_omori_p{p}"] = math.log10(max(omori.get(p, 0.0), 1e-12))
+    x["log_etas_expected"] = math.log10(max(etas_expected, 1e-9))
+    x["b_value_7d"] = _finite(f("b_value_7d"))
+    x["b_anomaly_24h"] = _finite(f("b_anomaly_24h"))
+    for name in ("activity_ratio_8h", "energy_ratio_8h"):
+        r = _finite(f(name))
+        x[f"log_{name}"] = math.log10(r) if r > 0 else 0.0
+    x["log_t_residual"] = _finite(f("log_t_residual"))
     return x
 
 
-INPUT_NAMES: tuple[str, ...] = tuple(model_inputs({}, 0.0))
-
-
-def input_vector(x: Mapping[str, float]) -> list[float]:
-    """``x`` in :data:`INPUT_NAMES` order: how the LSTM and the history store see it."""
-    return [x[name] for name in INPUT_NAMES]
+INPUT_NAMES: tuple[str, ...] = tuple(model_inputs({}, 0.0, 0.0, {}, {}, 0.0))
 
 
 class RiskModel:
-    """A zone's online models: the classifier, the anomaly detector and the fusion stacker.
+    """A zone's online classifier of the learning target.
 
     Parameters
     ----------
-    seed
-        Seed of the Half-Space Trees, so a replay is reproducible.
+    lr
+        Adam step of the weights; the intercept moves ten times slower, since
+        events come in runs of one label and a fast intercept chases them.
 
     Examples
     --------
@@ -81,20 +103,13 @@ class RiskModel:
     (100, 50)
     """
 
-    def __init__(self, seed: int = 42) -> None:
+    def __init__(self, lr: float = 0.003) -> None:
         self.classifier = compose.Pipeline(
             preprocessing.StandardScaler(),
-            # a slow intercept: events come in runs of one label, and a fast intercept chases
-            # them and drowns the features' ranking (progressive ROC-AUC 0.53 -> 0.56)
             linear_model.LogisticRegression(
-                optimizer=optim.Adam(0.0003), l2=1e-3, intercept_lr=0.001
+                optimizer=optim.Adam(lr), l2=1e-3, intercept_lr=lr / 10
             ),
         )
-        self.detector = compose.Pipeline(
-            preprocessing.MinMaxScaler(),
-            anomaly.HalfSpaceTrees(n_trees=10, height=6, window_size=250, seed=seed),
-        )
-        self.fusion = FusionModel()
         self.n_learned = 0
         self.n_positive = 0
 
@@ -103,22 +118,16 @@ class RiskModel:
         """Name and number of examples learned: a replay gives the same versions in order."""
         return f"{MODEL_NAME}@{self.n_learned}"
 
-    def predict_proba_one(self, x: Mapping[str, float]) -> float:
-        return float(self.classifier.predict_proba_one(dict(x)).get(True, 0.0))
-
-    def score_one(self, x: Mapping[str, float]) -> float:
-        """Half-Space Trees anomaly score in [0, 1] (high: unlike the recent past)."""
-        return float(self.detector.score_one(dict(x)))
-
-    def learn_anomaly_one(self, x: Mapping[str, float]) -> None:
-        """The detector learns every event at once: it needs no label."""
-        self.detector.learn_one(dict(x))
-
     def positive_weight(self) -> float:
         n_neg = self.n_learned - self.n_positive
         if self.n_positive == 0:
             return 1.0
         return min(max(n_neg / self.n_positive, 1.0), MAX_POSITIVE_WEIGHT)
+
+    def predict_proba_one(self, x: Mapping[str, float]) -> float:
+        """Calibrated P(learning target within the horizon): the class weighting taken off."""
+        raw = float(self.classifier.predict_proba_one(dict(x)).get(True, 0.0))
+        return sigmoid(logit(raw) - math.log(self.positive_weight()))
 
     def learn_one(self, x: Mapping[str, float], y: bool) -> None:
         self.n_learned += 1

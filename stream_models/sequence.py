@@ -136,6 +136,11 @@ class SequenceModel:
     def proba(self, state: np.ndarray, static: Sequence[float]) -> float:
         return sigmoid(self.logit(state, static))
 
+    def calibrated(self, state: np.ndarray, static: Sequence[float]) -> float:
+        """The probability with training's positive weighting taken off its log-odds."""
+        weight = float(self.meta.get("pos_weight", 1.0))
+        return sigmoid(self.logit(state, static) - math.log(max(weight, 1.0)))
+
     def warm(self, rows: np.ndarray) -> np.ndarray:
         """The state after the last ``window`` of ``rows`` from a zero state (a swap's warm-up)."""
         state = self.zero_state()

@@ -145,5 +145,6 @@ def train_lstm(
         "train_loss": loss_sum / n_train, "validation_roc_auc": roc_auc(vy, vp),
         "validation_start": split.validation_start, "train_end": split.train_end,
         "train_seconds": time.perf_counter() - started, "config": asdict(config),
+        "pos_weight": float(pos_weight),
     }  # fmt: skip
     return model, report

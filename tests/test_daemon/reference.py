@@ -29,8 +29,8 @@ def expected_records(
     }
     settings = load_settings(config, **overrides)
     runner = MineRunner.build(
-        settings.monitor_policy(), settings.retrain_policy() if settings.lstm.enabled else None,
-        state_dir, mine_scope=settings.mine_scope_name,
+        settings.monitor_policy(), settings.retrain_policy(), state_dir,
+        mine_scope=settings.mine_scope_name,
     )  # fmt: skip
     risk = {}
     for e in events:

@@ -27,6 +27,9 @@ def test_demo_runs_the_whole_system_and_prints_a_summary(tmp_path: Path) -> None
     sent, scored = (int(v) for v in lines["events replayed / scored"].split(" / "))
     assert sent == scored == int(lines["events in the synthetic export"]) > 0
     assert int(lines["alerts in total"]) > 0
+    preceded = lines["dangerous events (>= target) preceded by an alert in the horizon"]
+    hits, of = preceded.split(" of ")
+    assert int(of) >= 1 and 0 <= int(hits) <= int(of)  # 1 Oct 2019, 13,950 J, is in the 100 days
     promoted, rejected, skipped = (
         int(v) for v in lines["LSTM retrainings: promoted / rejected / skipped"].split()[:5:2]
     )
@@ -35,7 +38,7 @@ def test_demo_runs_the_whole_system_and_prints_a_summary(tmp_path: Path) -> None
     decisions = (tmp_path / "demo" / "state" / "registry" / "decisions.jsonl").read_text()
     assert all(json.loads(line)["reason"] for line in decisions.splitlines())
     scores = {cells[1].strip(): [c.strip() for c in cells[2:-1]]
-              for line in out.splitlines() if len(cells := line.split("│")) == 5}  # fmt: skip
-    assert set(COMPONENTS) <= set(scores)  # models and baselines side by side, per zone
+              for line in out.splitlines() if len(cells := line.split("│")) == 6}  # fmt: skip
+    assert set(COMPONENTS) <= set(scores)  # side by side: two panels and the mine-wide scope
     assert scores["fused"][0] != "n/a" and float(scores["fused"][0]) > 0
     assert (tmp_path / "demo" / "state" / "alerts.jsonl").read_text().strip()

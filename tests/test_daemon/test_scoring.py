@@ -250,7 +250,7 @@ def test_a_quiet_zone_closes_its_alert_episode_on_the_clock_alone(
     quiet_from = a[-1].timestamp
     b = [e for e in mine_events if e.zone == "lava-2" and e.timestamp > quiet_from][:200]
     wire = [e.to_wire() for e in a + b]
-    low = {"alerts.thresholds": (0.001, 0.002, 0.003), "alerts.hysteresis": 0.0005,
+    low = {"alerts.thresholds": (0.0001, 0.0002, 0.0003), "alerts.hysteresis": 0.2,
            "alerts.min_examples": 0, "alerts.min_positives": 0, "alerts.horizon_h": 2.0,
            "alerts.cooldown_h": 0.5}  # fmt: skip
 
@@ -295,7 +295,7 @@ def test_an_alert_sent_before_a_crash_is_not_sent_again(
 ) -> None:
     a = [e for e in mine_events if e.zone == "lava-1"][:15]
     wire = [e.to_wire() for e in a]
-    low = {"alerts.thresholds": (0.001, 0.002, 0.003), "alerts.hysteresis": 0.0005,
+    low = {"alerts.thresholds": (0.0001, 0.0002, 0.0003), "alerts.hysteresis": 0.2,
            "alerts.min_examples": 0,
            "alerts.min_positives": 0, "worker.snapshot_every": 1000}  # fmt: skip
     tables = Tables()

@@ -21,7 +21,8 @@ def test_train_writes_an_entry_a_worker_loads(tmp_path: Path) -> None:
     result = cli("train", str(data), "--out", str(out), "--config", str(MINE_TOML), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     registry = ModelRegistry(out)
-    [decision] = registry.decisions()
+    [decision] = [d for d in registry.decisions() if d["model"] == "lstm"]
+    assert "ETAS fit" in result.stdout
     meta = json.loads((out / decision["version"] / META_FILE).read_text())
     # trained on the file's labelled history only: every label's horizon ends in the file
     assert meta["train_end"] < meta["validation_start"] <= meta["window_end_t"]

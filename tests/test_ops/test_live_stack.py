@@ -32,7 +32,7 @@ GRAFANA_VARS = {"$__rate_interval": "1m", "$__range": "10m", "$__interval": "15s
 # 90 days of the synthetic mine, with thresholds low enough that zones reach state d
 DEMO_ENV = {
     "SEISMOWATCH_EMBEDDED_PORT": "0",
-    "SEISMOWATCH_ALERTS__THRESHOLDS": "[0.2, 0.25, 0.3]",
+    "SEISMOWATCH_ALERTS__THRESHOLDS": "[0.0001, 0.0005, 0.001]",
     "SEISMOWATCH_ALERTS__MIN_EXAMPLES": "100",
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,10 +14,12 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from config.settings import load_settings
 from replay.read import read_events
-from stream_models.backtest import backtest, molchan
+from stream_models.backtest import Collected, collect, evaluate
 from stream_models.events import Event
 from stream_models.monitor import COMPONENTS
 from stream_models.pipeline import MineRunner
+from stream_models.skill import molchan
+from stream_models.thresholds import alarm_figures, recommend
 from tests.fixtures import REPO, cli, synth_file
 
 MINE = REPO / "config" / "synthetic-mine.toml"
@@ -32,14 +35,15 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Event]]:
     return path, events
 
 
-def _run(events: list[Event], tmp: Path) -> tuple[dict, object]:  # type: ignore[type-arg]
+def _run(events: list[Event], tmp: Path) -> tuple[dict, Collected]:  # type: ignore[type-arg]
     s = load_settings(MINE, **FAST)
     runner = MineRunner.build(s.monitor_policy(), s.retrain_policy(), tmp,
                               mine_scope=s.mine_scope_name)  # fmt: skip
     try:
-        return backtest(events, runner, [0.2, 0.3, 0.4])
+        c = collect(runner, events)
     finally:
         runner.close()
+    return evaluate(c, s.monitor_policy().horizon_s, s.monitor_policy().target_energy_j), c
 
 
 def test_scores_match_an_independent_recomputation(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -60,17 +64,18 @@ def test_scores_match_an_independent_recomputation(small, tmp_path: Path) -> Non
 
 
 def _brute_molchan_point(c, name: str, thr: float, horizon: float, target: float):  # type: ignore[no-untyped-def]
-    """tau, nu at one threshold, by walking each zone's events in time."""
+    """tau, nu at one threshold, by walking each zone's events in time: a score stands until
+    the zone's next event or one horizon; zone time runs from its first event to its end."""
     in_alarm = total = 0.0
     missed = n_targets = 0
     for z in set(c.zone):
-        idx = [i for i in range(len(c.t)) if c.zone[i] == z]
+        idx = sorted((i for i in range(len(c.t)) if c.zone[i] == z), key=lambda i: c.t[i])
+        end = c.end[z]
+        total += end - c.t[idx[0]]
         for k, i in enumerate(idx):
-            if k + 1 < len(idx):
-                span = min(c.t[idx[k + 1]] - c.t[i], horizon)
-                total += span
-                if c.scores[name][i] >= thr:
-                    in_alarm += span
+            nxt = c.t[idx[k + 1]] if k + 1 < len(idx) else end
+            if c.scores[name][i] >= thr:
+                in_alarm += min(nxt - c.t[i], horizon)
             if c.energy_j[i] >= target:
                 n_targets += 1
                 prev = idx[k - 1] if k else None
@@ -82,13 +87,31 @@ def _brute_molchan_point(c, name: str, thr: float, horizon: float, target: float
 
 def test_molchan_curve_matches_a_brute_force_walk(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, events = small
-    _, c = _run(events[:600], tmp_path)
-    tau, nu = molchan(c, "river", 8 * 3600, 1e4)
-    for thr in np.quantile(c.scores["river"], [0.2, 0.5, 0.8, 0.95]):
-        want_tau, want_nu = _brute_molchan_point(c, "river", thr, 8 * 3600, 1e4)
+    _, c = _run(events[:1500], tmp_path)
+    target = float(np.quantile(c.energy_j, 0.97))  # enough targets in a short run
+    score = c.scores["omori"]
+    tau, nu = molchan(c.timeline(), score, 8 * 3600, target)
+    for thr in np.quantile(score, [0.2, 0.5, 0.8, 0.95]):
+        want_tau, want_nu = _brute_molchan_point(c, "omori", thr, 8 * 3600, target)
         i = int(np.argmin(np.abs(tau - want_tau)))
         assert tau[i] == pytest.approx(want_tau, abs=1e-9)
         assert nu[i] == pytest.approx(want_nu, abs=1e-9)
+
+
+def test_recommended_thresholds_keep_to_the_budget_and_no_lower_one_does(small, tmp_path: Path
+                                                                          ) -> None:  # type: ignore[no-untyped-def]
+    _, events = small
+    _, c = _run(events, tmp_path)
+    policy = load_settings(MINE).monitor_policy()
+    rec = recommend(c, 1.0, policy.hazard, policy.target_energy_j)
+    b, cc, d = rec["thresholds"]
+    assert 0 < b < cc < d <= 1
+    assert rec["state_c"]["raises_per_zone_week"] <= 1.0
+    assert rec["state_d"]["raises_per_zone_week"] <= rec["state_c"]["raises_per_zone_week"]
+    lower = replace(policy.hazard, thresholds=(b / 2, cc * 0.8, d))
+    assert alarm_figures(c, c.scores["fused"], lower, 2, policy.target_energy_j)[
+        "raises_per_zone_week"] > 1.0  # fmt: skip
+    assert f"thresholds = [{b:.3g}, {cc:.3g}, {d:.3g}]" in rec["toml"]
 
 
 def test_shuffling_the_future_cannot_change_a_past_score(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -113,25 +136,33 @@ def test_shuffling_the_future_cannot_change_a_past_score(small, tmp_path: Path) 
     )
 
 
-def test_backtest_command_writes_the_documented_json(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_backtest_command_pools_files_and_recommends_thresholds(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path, _ = small
+    other = synth_file(tmp_path / "other.parquet", days=30, seed=11)
     out = tmp_path / "bt.json"
     env = {"SEISMOWATCH_STATE_DIR": str(tmp_path / "state")}
-    r = cli("backtest", str(path), "--config", str(MINE), "--horizon", "8h",
-            "--thresholds", "0.2,0.3", "--json", str(out), env=env)  # fmt: skip
+    r = cli("backtest", str(path), str(other), "--config", str(MINE), "--horizon", "8h",
+            "--thresholds", "0.2,0.3", "--alerts-per-week", "2", "--json", str(out),
+            env=env)  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     doc = json.loads(out.read_text())
-    assert {"events", "targets", "target_energy_j", "horizon_h", "scores", "thresholds"} <= set(doc)
+    assert doc["files"] == [path.stem, other.stem]
     assert doc["horizon_h"] == 8 and doc["target_energy_j"] == 1e4
     assert set(COMPONENTS) <= set(doc["scores"])
     for m in doc["scores"].values():
-        assert {"roc_auc", "pr_auc", "brier", "molchan_area_skill", "gain_at_10pct"} <= set(m)
+        assert {"molchan_area_skill", "gain_at_10pct", "brier_skill", "roc_auc"} <= set(m)
     assert [t["threshold"] for t in doc["thresholds"]] == [0.2, 0.3]
-    keys = {"alerts_per_day", "hit_rate", "false_alarms_per_day", "alarm_time_fraction",
-            "median_lead_h"}  # fmt: skip
+    keys = {"raises_per_zone_week", "hit_rate", "alarm_time_fraction", "median_lead_h"}
     assert all(keys <= set(t) for t in doc["thresholds"])
-    assert "alerting on the fused risk" in r.stdout
+    rec = doc["recommendation"]
+    assert rec["state_c"]["raises_per_zone_week"] <= 2
+    snippet = tomllib.loads(rec["toml"])
+    assert snippet["alerts"]["thresholds"] == rec["thresholds"]
+    assert load_settings(None, **{"alerts.thresholds": tuple(rec["thresholds"])})
+    assert "alerting on the fused risk" in r.stdout and "[alerts]" in r.stdout
+    zones = {z.split(":")[0] for z in doc["learning_energy_j"]}
+    assert zones == {path.stem, other.stem}  # each file's zones kept apart
 
     bad = cli("backtest", str(path), "--thresholds", "0.2,1.5", env=env)
     assert bad.returncode == 2 and "1.5" in bad.stdout + bad.stderr
-    assert math.isfinite(doc["scores"]["fused"]["roc_auc"])
+    assert math.isfinite(doc["scores"]["fused"]["molchan_area_skill"])

@@ -6,7 +6,7 @@ import pytest
 
 from stream_models.hazard import HazardPolicy, HazardTracker
 
-POLICY = HazardPolicy((0.3, 0.5, 0.7), hysteresis=0.05, alert_state="c", cooldown_s=600)
+POLICY = HazardPolicy((0.3, 0.5, 0.7), hysteresis=0.1, alert_state="c", cooldown_s=600)
 
 
 def _feed(tracker: HazardTracker, probs: list[float], dt: float = 60.0) -> list[tuple[str, str]]:

@@ -105,8 +105,9 @@ def test_state_round_trip_keeps_waiting_examples() -> None:
 @given(streams)
 def test_monitor_never_learns_an_example_before_its_horizon(rows) -> None:  # type: ignore[no-untyped-def]
     events = _events(rows)
-    spy = SpyModel()
-    mon = ZoneMonitor("z", MonitorPolicy(horizon_s=HORIZON_S, min_examples=0), spy)
+    spy = SpyModel()  # River learns the learning target: pinned here at 10^3 J
+    mon = ZoneMonitor("z", MonitorPolicy(horizon_s=HORIZON_S, min_examples=0,
+                                         learning_energy_j=1e3), spy)  # fmt: skip
     times = {example_key(e.event_id): (i, e) for i, e in enumerate(events)}
     learned_keys = []
     for e in events:
@@ -118,7 +119,7 @@ def test_monitor_never_learns_an_example_before_its_horizon(rows) -> None:  # ty
     for (clock, _, y), key in zip(spy.learned, learned_keys, strict=True):
         i, e = times[key]
         assert clock > e.timestamp + HORIZON_S  # look-ahead would learn it earlier
-        assert y == _truth(events, i)
+        assert y == _truth(events, i, target=1e3)
 
 
 def test_a_look_ahead_labeler_is_caught() -> None:

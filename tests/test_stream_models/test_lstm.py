@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import time
 from dataclasses import replace
@@ -31,16 +32,27 @@ CONFIG = TrainConfig(window=8, hidden=8, epochs=6, seed=3, horizon_s=8 * HOUR)
 def learnable_history(
     n: int = 1200, seed: int = 0, zones: int = 2, end: float | None = None
 ) -> dict[str, ZoneHistory]:
-    """Targets follow bursts in the first input, a few events back: an LSTM can learn it."""
+    """Learning-target events come in active spells that the first input shows: an LSTM
+    can learn it. Each example's label is whether such an event followed within 8 h."""
     rng = np.random.default_rng(seed)
+    col = INPUT_NAMES.index("event_log_energy")
+    log_l = math.log10(RetrainPolicy().learning_energy_j)
     out = {}
     for z in range(zones):
         t = np.cumsum(rng.exponential(HOUR, n))
         if end is not None:
             t += end - t[-1]
         x = rng.normal(size=(n, len(INPUT_NAMES))).astype(np.float32)
-        signal = np.convolve(x[:, 0], np.ones(3), mode="full")[:n]
-        y = signal + rng.normal(scale=0.8, size=n) > 1.5
+        activity = np.zeros(n)  # a slow latent state, seen through the first input
+        for i in range(1, n):
+            activity[i] = 0.9 * activity[i - 1] + math.sqrt(1 - 0.81) * rng.normal()
+        x[:, 0] = activity + rng.normal(scale=0.5, size=n)
+        target = activity + rng.normal(scale=0.3, size=n) > 1.5
+        x[:, col] = np.where(target, log_l + 1, log_l - 1)
+        nxt = np.searchsorted(t, t, side="right")  # first later event
+        last = np.searchsorted(t, t + CONFIG.horizon_s, side="right")
+        csum = np.r_[0, np.cumsum(target)]
+        y = csum[last] - csum[nxt] > 0
         static = rng.normal(size=(n, 3)).astype(np.float32)
         out[f"z{z}"] = ZoneHistory(f"z{z}", t, x, static, y)
     return out
@@ -184,6 +196,11 @@ def _policy(blocking: bool = False, **train: object) -> RetrainPolicy:
     )  # fmt: skip
 
 
+def _lstm(decisions: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    """The LSTM's decisions (a retraining also refits ETAS, with its own)."""
+    return [d for d in decisions if d.get("model") == "lstm"]
+
+
 def test_a_worse_candidate_is_not_promoted_and_a_better_one_is(tmp_path: Path) -> None:
     hist = learnable_history()
     fill_store(tmp_path / "state" / "history.sqlite", hist).close()
@@ -193,23 +210,23 @@ def test_a_worse_candidate_is_not_promoted_and_a_better_one_is(tmp_path: Path) -
                           _policy(blocking=True))  # fmt: skip
     retrainer.schedule_at(0.0)
 
-    [good] = retrainer.step(now)
+    [good] = _lstm(retrainer.step(now))
     assert good["promoted"], good["reason"]
     assert registry.current() == good["version"] == retrainer.active.version
 
     # lr=0: the candidate keeps its random initial weights: deliberately worse
     retrainer.policy = _policy(blocking=True, lr=0.0)
     retrainer.schedule_at(0.0)
-    [worse] = retrainer.step(now)
+    [worse] = _lstm(retrainer.step(now))
     retrainer.close()
     assert not worse["promoted"]
-    assert worse["validation_roc_auc"] < worse["incumbent_validation_roc_auc"]
+    assert worse["validation_skill"] < worse["incumbent_validation_skill"]
     assert registry.current() == good["version"] == retrainer.active.version  # kept scoring
     assert good["version"] in worse["reason"]
 
     meta = json.loads((registry.root / worse["version"] / META_FILE).read_text())
     assert meta["promoted"] is False and meta["window_end_t"] == now  # saved with its metrics
-    logged = registry.decisions()
+    logged = _lstm(registry.decisions())
     assert [d["promoted"] for d in logged] == [True, False]
     assert all(d["reason"] for d in logged)
 
@@ -217,7 +234,8 @@ def test_a_worse_candidate_is_not_promoted_and_a_better_one_is(tmp_path: Path) -
 def test_too_little_history_is_skipped_with_a_reason(tmp_path: Path) -> None:
     hist = learnable_history(30, zones=1)
     fill_store(tmp_path / "h.sqlite", hist).close()
-    d = retrain_job(tmp_path / "h.sqlite", tmp_path / "reg", INPUT_NAMES, 1e9, _policy())
+    [d] = _lstm(retrain_job(tmp_path / "h.sqlite", tmp_path / "reg", INPUT_NAMES, 1e9,
+                            _policy()))  # fmt: skip
     assert not d["promoted"] and "not enough history" in d["reason"]
     assert ModelRegistry(tmp_path / "reg").versions() == []
 
@@ -251,15 +269,15 @@ def test_the_scorer_switches_to_a_promoted_version_while_events_keep_flowing(
     seen: list[str | None] = []
     deadline = time.monotonic() + 240
     try:
-        for event in _events(20_000):
+        for event in _events(200_000):
             retrainer.step(event.timestamp)
             seen.append(mon.process(event, retrainer.active).lstm_version)
-            if retrainer.decisions or time.monotonic() > deadline:
+            if _lstm(retrainer.decisions) or time.monotonic() > deadline:
                 break
             time.sleep(0.002)
     finally:
         retrainer.close()
-    decision = retrainer.decisions[0]
+    [decision] = _lstm(retrainer.decisions)
     assert decision["promoted"], decision["reason"]
     assert seen.count("untrained") > 10  # scoring went on while the job trained
     assert retrainer.active.version == decision["version"] == registry.current()

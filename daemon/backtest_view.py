@@ -1,0 +1,90 @@
+"""The ``backtest`` command's work and tables: run files, pool them, show skill and thresholds.
+
+Each file runs through its own :class:`~stream_models.pipeline.MineRunner`
+(the daemon's per-event code, online, no look-ahead); the runs are pooled into
+one table so that an analyst judges a method on several years or mines at once.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Column, Table
+from rich.text import Text
+
+from config.settings import Settings
+from stream_models.backtest import Collected, collect, evaluate
+from stream_models.events import Event
+from stream_models.pipeline import MineRunner
+from stream_models.thresholds import recommend, trade_off
+
+
+def run(runs: Sequence[tuple[str, Sequence[Event]]], settings: Settings, levels: Sequence[float],
+        per_week: float | None, on_event: Callable[[int], None] | None = None
+        ) -> tuple[dict[str, Any], Collected]:  # fmt: skip
+    """The pooled report of every (name, events) run, and the pooled per-event rows."""
+    policy = settings.monitor_policy()
+    parts = []
+    done = 0
+    for name, events in runs:
+        with tempfile.TemporaryDirectory(prefix="seismowatch-backtest-") as tmp:
+            runner = MineRunner.build(policy, settings.retrain_policy(), Path(tmp),
+                                      mine_scope=settings.mine_scope_name)  # fmt: skip
+            try:
+                base = done
+                parts.append((name, collect(runner, events, on_event and
+                                            (lambda i, b=base: on_event(b + i)))))  # fmt: skip
+            finally:
+                runner.close()
+        done += len(events)
+    pooled = Collected.pool(parts)
+    report = evaluate(pooled, policy.horizon_s, policy.target_energy_j)
+    report["files"] = [name for name, _ in runs]
+    report["thresholds"] = trade_off(pooled, levels, policy.hazard, policy.target_energy_j)
+    if per_week is not None:
+        try:
+            report["recommendation"] = recommend(pooled, per_week, policy.hazard,
+                                                 policy.target_energy_j)  # fmt: skip
+        except ValueError as exc:
+            report["recommendation"] = {"error": str(exc)}
+    return report, pooled
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    return "n/a" if v is None or v != v else f"{v:.{digits}f}"
+
+
+def tables(report: dict[str, Any]) -> Group:
+    """Time-based skill first, calibration and per-event ranking next, then thresholds."""
+    head = (f"{report['events']} events over {report['zone_days']:.0f} zone-days, "
+            f"{report['targets']} targets (>= {report['target_energy_j']:g} J), "
+            f"horizon {report['horizon_h']:g} h")  # fmt: skip
+    heads = ("model", "Molchan", "g@5%", "g@10%", "g@20%", "BSS", "ROC-AUC", "PR-AUC")
+    scores = Table(*(Column(h, no_wrap=True) for h in heads), title=head, box=box.SIMPLE_HEAD,
+                   caption="Molchan: area skill (0.5 = chance); g@x: probability gain at x of "
+                           "time in alarm; BSS: Brier skill against the climatological rate")
+    for name, m in report["scores"].items():
+        short = name.replace("baseline_", "base:").replace("last_shift_", "shift_")
+        scores.add_row(short, _fmt(m["molchan_area_skill"]), _fmt(m["gain_at_5pct"], 2),
+                       _fmt(m["gain_at_10pct"], 2), _fmt(m["gain_at_20pct"], 2),
+                       _fmt(m["brier_skill"]), _fmt(m["roc_auc"]), _fmt(m["pr_auc"]))
+    trade = Table("threshold", "raises/zone/week", "hit rate", "time in alarm",
+                  "median lead (h)", title="alerting on the fused risk (state c)",
+                  box=box.SIMPLE_HEAD)  # fmt: skip
+    for r in report["thresholds"]:
+        trade.add_row(_fmt(r["threshold"], 2), _fmt(r["raises_per_zone_week"], 2),
+                      _fmt(r["hit_rate"]), _fmt(r["alarm_time_fraction"]),
+                      _fmt(r["median_lead_h"], 1))  # fmt: skip
+    parts: list[Any] = [scores, trade]
+    rec = report.get("recommendation")
+    if rec and "toml" in rec:
+        parts.append(Text(f"recommended for this alert budget (hit rate at c "
+                          f"{_fmt(rec['state_c']['hit_rate'], 2)}):\n{rec['toml']}"))
+    elif rec:
+        parts.append(Text(f"no recommendation: {rec['error']}"))
+    return Group(*parts)
