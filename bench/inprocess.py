@@ -1,0 +1,163 @@
+"""In-process benchmark: the per-event code path without Kafka, in one run.
+
+Run by hand: ``.venv/bin/python bench/inprocess.py [--events N]``. It measures the
+in-process backtest (the daemon's own :class:`MineRunner`, LSTM retrained in-line)
+on the example catalog and on the synthetic year, the cost of each stage per
+event, one zone's state bytes after a 10x burst of the example catalog's densest
+8 hours, and the RSS of a long synthetic stream at two points. It prints JSON
+and writes ``bench/last-inprocess.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from config.settings import load_settings  # noqa: E402
+from replay.columns import parse_mapping  # noqa: E402
+from replay.read import read_events  # noqa: E402
+from replay.synth import SynthParams, generate, write_gits  # noqa: E402
+from stream_models.backtest import collect  # noqa: E402
+from stream_models.events import Event  # noqa: E402
+from stream_models.monitor import ZoneMonitor  # noqa: E402
+from stream_models.pipeline import MineRunner  # noqa: E402
+from stream_models.records import risk_record  # noqa: E402
+
+MINE = ROOT / "config" / "synthetic-mine.toml"
+EATON = ROOT / "examples" / "data" / "toc2me_eaton2018.csv"
+EATON_MAP = ["x=Easting (m)", "y=Northing (m)", "z=TVD (m)", "magnitude=MW", "event_id=EventID"]
+
+
+def rss_mb() -> float:
+    """Current resident set size (Linux /proc), MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 1e6
+
+
+def backtest_rate(events: list[Event], overrides: dict[str, object], config: Path | None
+                  ) -> dict[str, float]:  # fmt: skip
+    s = load_settings(config, **{"lstm.blocking": True, **overrides})
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = MineRunner.build(s.monitor_policy(), s.retrain_policy(), Path(tmp),
+                                  mine_scope=s.mine_scope_name)  # fmt: skip
+        t0 = time.perf_counter()
+        collect(runner, events)
+        dt = time.perf_counter() - t0
+        runner.close()
+    return {"events": len(events), "seconds": round(dt, 2), "events_per_s": round(len(events) / dt)}
+
+
+def stage_costs(events: list[Event]) -> dict[str, float]:
+    """Microseconds per event of each stage, timed on one zone's monitor."""
+    mon = ZoneMonitor("mine", load_settings().monitor_policy())
+    out: dict[str, list[float]] = {"monitor.process (all stages)": [], "features": [],
+                                   "river predict": [], "stacker": [], "risk record": []}
+    for e in events:
+        t0 = time.perf_counter()
+        o = mon.process(e)
+        out["monitor.process (all stages)"].append(time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        mon.model.predict_proba_one(o.inputs)
+        t2 = time.perf_counter()
+        mon.stacker.predict_one(o.learning)
+        t3 = time.perf_counter()
+        risk_record(o)
+        t4 = time.perf_counter()
+        out["river predict"].append(t2 - t1)
+        out["stacker"].append(t3 - t2)
+        out["risk record"].append(t4 - t3)
+    feats = ZoneMonitor("mine", load_settings().monitor_policy()).features
+    for e in events:
+        t0 = time.perf_counter()
+        feats.update(e, e.timestamp)
+        out["features"].append(time.perf_counter() - t0)
+    return {k: round(float(np.median(v)) * 1e6, 1) for k, v in out.items() if v}
+
+
+def burst_state_bytes(events: list[Event]) -> dict[str, float]:
+    """One zone's stored state after the catalog's densest 8 h replayed 10x denser."""
+    from stream_models.state import nbytes
+
+    t = np.array([e.timestamp for e in events])
+    j = np.searchsorted(t, t + 8 * 3600)
+    i = int(np.argmax(j - np.arange(len(t))))
+    window = events[i: j[i]]
+    burst = [replace(e, event_id=f"{e.event_id}-{k}",
+                     time=e.time + timedelta(seconds=k * 2.9)) for e in window
+             for k in range(10)]  # fmt: skip
+    burst.sort(key=lambda e: e.time)
+    mon = ZoneMonitor("mine", load_settings().monitor_policy())
+    for e in events[:i]:
+        mon.process(e)
+    before = nbytes(mon.to_state())
+    for e in burst:
+        mon.process(e)
+    after = nbytes(mon.to_state())
+    return {"burst_events": len(burst), "state_bytes_before": before, "state_bytes_after": after}
+
+
+def rss_over(n_events: list[int]) -> dict[str, float]:
+    """RSS of one runner fed a long synthetic stream (the synthetic year repeated)."""
+    year = generate(SynthParams(seed=3, large_events="random"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_gits(year, Path(tmp) / "y.parquet")
+        s = load_settings(MINE)
+        base = read_events(path, "gits", {}, timezone=s.gits_timezone, zone_of=s.zone_of,
+                           default_zone=s.default_zone).events  # fmt: skip
+    span = base[-1].time - base[0].time + timedelta(days=1)
+    runner = MineRunner(s.monitor_policy(), mine_scope=s.mine_scope_name)
+    out, done, rep = {}, 0, 0
+    while done < max(n_events):
+        for e in base:
+            runner.process(replace(e, event_id=f"{e.event_id}-{rep}", time=e.time + span * rep))
+            done += 1
+            if done in n_events:
+                out[f"rss_mb_at_{done}"] = round(rss_mb(), 1)
+            if done >= max(n_events):
+                break
+        rep += 1
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", default="100000,1000000",
+                    help="RSS checkpoints (events of a long synthetic stream)")
+    args = ap.parse_args()
+    eaton = read_events(EATON, "catalog", parse_mapping(EATON_MAP)).events
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_gits(generate(SynthParams()), Path(tmp) / "year.parquet")
+        s = load_settings(MINE)
+        year = read_events(path, "gits", {}, timezone=s.gits_timezone, zone_of=s.zone_of,
+                           default_zone=s.default_zone).events  # fmt: skip
+    report = {
+        "backtest_example_catalog": backtest_rate(
+            eaton, {"alerts.target_energy_j": 2e6, "alerts.horizon_h": 24}, None),
+        "backtest_synthetic_year": backtest_rate(year, {}, MINE),
+        "stage_us_per_event": stage_costs(eaton[:5000]),
+        "zone_state_after_burst": burst_state_bytes(eaton),
+        **rss_over([int(v) for v in args.events.split(",")]),
+    }
+    rss = [v for k, v in report.items() if k.startswith("rss_mb_at_")]
+    if len(rss) == 2 and math.isfinite(rss[0]):
+        report["rss_growth"] = round(rss[1] / rss[0] - 1, 3)
+    text = json.dumps(report, indent=2)
+    print(text)
+    (ROOT / "bench" / "last-inprocess.json").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
