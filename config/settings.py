@@ -21,8 +21,7 @@ from pydantic_settings import (
 )
 
 from stream_models.hazard import HazardPolicy
-from stream_models.monitor import MonitorPolicy
-from stream_models.retrain import RetrainPolicy, TrainConfig
+from stream_models.policies import MonitorPolicy, RetrainPolicy, TrainConfig
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]

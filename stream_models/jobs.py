@@ -36,7 +36,7 @@ from stream_models.sequence import ModelFileError, SequenceModel
 from stream_models.skill import Timeline, area_skill, molchan
 
 if TYPE_CHECKING:
-    from stream_models.retrain import RetrainPolicy
+    from stream_models.policies import RetrainPolicy
 
 log = logging.getLogger(__name__)
 

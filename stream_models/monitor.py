@@ -32,9 +32,10 @@ from stream_models.events import Event, utc_text
 from stream_models.features import ZoneFeatures
 from stream_models.fusion import FUSED, Stacker, clip_z, log_count, probability
 from stream_models.gr import shrunk_b
-from stream_models.hazard import HazardPolicy, HazardTracker, State, Transition
+from stream_models.hazard import HazardTracker, State, Transition
 from stream_models.labels import DelayedLabeler, RecentKeys, example_key
 from stream_models.metrics import ProgressiveScore
+from stream_models.policies import MonitorPolicy
 from stream_models.risk import INPUT_NAMES, OMORI_P, RiskModel, model_inputs
 from stream_models.sequence import STATIC_NAMES, SequenceModel, static_context
 
@@ -93,32 +94,6 @@ class Reference:
         span = t_last - t_first
         return cls(mc, shrunk_b(aki_utsu(above, mc=mc)), 0.5 * above.size / span if span > 0
                    else 0.0)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class MonitorPolicy:
-    """What is predicted, and when the model is trusted enough to move the hazard state."""
-
-    target_energy_j: float = 1e4
-    # the frequent target the learned models predict; None: each zone sets it from its first
-    # LEARNING_SAMPLE events so that about 30 % of examples are positive (between Mc and the
-    # alert target), and two decades below the alert target until then
-    learning_energy_j: float | None = None
-    horizon_s: float = 8 * 3600.0
-    hazard: HazardPolicy = field(default_factory=HazardPolicy)
-    min_examples: int = 50  # learning-target labels learned before the state may leave "a"
-    min_positives: int = 5  # ... of which positive: the stacker has something to go on
-    sequence_window: int = 64  # input vectors kept per zone for an LSTM swap's warm-up
-    shift_s: float = 8 * 3600.0
-    max_lateness_s: float = 24 * 3600.0  # later than this behind the zone's clock: refused
-    stacker_lr: float = 0.003
-    stacker_l2: float = 0.03
-    stacker_calibration_lr: float = 0.01
-
-    @property
-    def learning_j(self) -> float:
-        """The learning target a zone starts with (fixed, or the provisional one)."""
-        return self.learning_energy_j or self.target_energy_j / 100
 
 
 class DuplicateEventError(ValueError):

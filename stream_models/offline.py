@@ -17,8 +17,9 @@ from stream_models.events import Event
 from stream_models.labels import example_key
 from stream_models.monitor import PAYLOAD, MonitorPolicy
 from stream_models.pipeline import Advanced, MineRunner
+from stream_models.policies import RetrainPolicy
 from stream_models.registry import ModelRegistry
-from stream_models.retrain import Retrainer, RetrainPolicy, retrain_job
+from stream_models.retrain import Retrainer, retrain_job
 from stream_models.risk import INPUT_NAMES
 
 

@@ -25,7 +25,8 @@ from stream_models.monitor import (
     Outcome,
     ZoneMonitor,
 )
-from stream_models.retrain import Retrainer, RetrainPolicy
+from stream_models.policies import RetrainPolicy
+from stream_models.retrain import Retrainer
 from stream_models.risk import INPUT_NAMES
 from stream_models.sequence import SequenceModel
 

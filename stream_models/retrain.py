@@ -15,7 +15,6 @@ import logging
 import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ import numpy as np
 from stream_models.etas import EtasParams
 from stream_models.history import HistoryStore, Index, ZoneHistory
 from stream_models.jobs import retrain_job
+from stream_models.policies import RetrainPolicy
 from stream_models.registry import ModelRegistry
 from stream_models.sequence import ModelFileError, SequenceModel
 
@@ -32,20 +32,6 @@ if TYPE_CHECKING:
     from stream_models.monitor import Payload
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    window: int = 64
-    hidden: int = 16
-    epochs: int = 4
-    seed: int = 7
-    lr: float = 1e-3
-    batch_size: int = 256
-    horizon_s: float = 8 * 3600.0
-    validation_fraction: float = 0.2
-    device: str = "auto"
-
 
 
 def score(model: SequenceModel, histories: Mapping[str, ZoneHistory], index: Index
@@ -64,20 +50,6 @@ def score(model: SequenceModel, histories: Mapping[str, ZoneHistory], index: Ind
         return np.zeros(0), np.zeros(0, bool), np.zeros(0)
     return np.concatenate(ts), np.concatenate(ys), np.concatenate(ps)
 
-
-
-@dataclass(frozen=True)
-class RetrainPolicy:
-    every_s: float = 30 * 86400.0
-    train_window_s: float = 180 * 86400.0
-    retention_s: float = 365 * 86400.0
-    min_examples: int = 500
-    min_positives: int = 20
-    min_validation_positives: int = 5
-    blocking: bool = False
-    lstm: bool = True  # False: the job refits ETAS only
-    learning_energy_j: float = 100.0  # the learning target the LSTM's labels are for
-    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def _done(result: list[dict[str, Any]]) -> Future[list[dict[str, Any]]]:
@@ -164,8 +136,9 @@ class Retrainer:
     def due_job(self, t: float) -> Callable[[], list[dict[str, Any]]] | None:
         """The retraining to run now if event time ``t`` has reached the schedule, else None.
 
-        The schedule moves on as the job is handed out, so a crash during training
-        does not retrain at every event after a restart.
+        A background job moves the stored schedule on as it is handed out, so a crash
+        during training does not retrain at every event after a restart; a blocking
+        one (reproducible runs) stores it once done.
         """
         if self._next_t is None:
             self._next_t = self.registry.next_t()
@@ -174,7 +147,12 @@ class Retrainer:
             return None
         if t < self._next_t or self.busy:
             return None
-        self.schedule_at(t + self.policy.every_s)
+        if self.policy.blocking:
+            # stored when the job is done: a crash mid-job replays its events and reruns
+            # it, so the restarted run scores what an uninterrupted one would
+            self._next_t = t + self.policy.every_s
+        else:
+            self.schedule_at(t + self.policy.every_s)
         self.store.prune(t)
         return partial(retrain_job, self.store_path, self.registry.root, self.input_names, t,
                        self.policy)  # fmt: skip
@@ -187,11 +165,16 @@ class Retrainer:
 
     def start(self, job: Callable[[], list[dict[str, Any]]]) -> None:
         """Run ``job`` in-line when the policy is blocking, else in the background process."""
-        self._job = _done(job()) if self.policy.blocking else self._pool().submit(job)
+        if self.policy.blocking:
+            self.finished(job())
+        else:
+            self._job = self._pool().submit(job)
 
     def finished(self, decisions: list[dict[str, Any]]) -> None:
         """Hand in the decisions of a job the caller ran itself (e.g. in a thread)."""
         self._job = _done(decisions)
+        if self._next_t is not None:
+            self.registry.set_next_t(self._next_t)
 
     def step(self, t: float) -> list[dict[str, Any]]:
         """Before scoring an event at ``t``: start a due retraining, swap in a finished one."""

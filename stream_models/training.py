@@ -22,7 +22,8 @@ from torch import nn
 
 from stream_models.history import NotEnoughData, Split, ZoneHistory, time_split
 from stream_models.metrics import roc_auc
-from stream_models.retrain import TrainConfig, score
+from stream_models.policies import TrainConfig
+from stream_models.retrain import score
 from stream_models.sequence import STATIC_NAMES, SequenceModel, Standardiser
 
 

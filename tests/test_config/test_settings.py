@@ -79,3 +79,16 @@ def test_shipped_synthetic_mine_zones_match_the_generator() -> None:
     f = synth_frame(days=120)
     assigned = [s.zone_of(x, y, z) for x, y, z in f[["x", "y", "z"]].itertuples(index=False)]
     assert (f["zone"] == assigned).mean() > 0.99
+
+
+def test_reading_settings_and_the_cli_load_no_model_library() -> None:
+    """``--help``, ``config show`` and ``alerts`` start fast: no River, scipy or torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys, config.settings, daemon.cli; "
+            "print(sorted(m for m in ('torch', 'river', 'scipy', 'sklearn', 'faust') "
+            "if m in sys.modules))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    assert out.stdout.strip() == "[]", out.stdout

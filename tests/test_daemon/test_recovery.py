@@ -61,6 +61,9 @@ min_positives = 2
 # raise alerts whose ids can be compared
 
 
+MINE_WIDE = "mine-wide"
+
+
 def _processed(url: str) -> float:
     return total(scrape(url), "seismowatch_events_processed_total")
 
@@ -106,10 +109,15 @@ def test_sigkill_mid_stream_then_restart_recovers_state_and_never_repeats_an_ale
     assert 0 < resumed < 2 * n, log2[-3000:]
     want_risk = expected_records(mine_events, MINE_TOML, env, tmp_path / "reference")
     got_risk = by_event(risk)
-    # every event scored; re-sent records (at-least-once) are identical to the reference,
-    # which a worker that lost or double-counted feature state could not produce
+    # every event scored; the zones' re-sent records (at-least-once) are identical to the
+    # reference, which a worker that lost or double-counted feature state could not produce.
+    # The mine-wide scope reads the zones' events again from its own topic, where a restart
+    # re-sends them in another interleaving of the zone partitions: its records after the
+    # crash may differ (docs/daemon.md), so it is checked for completeness only
     assert set(got_risk) == set(want_risk)
     for key, recs in got_risk.items():
+        if key[1] == MINE_WIDE:
+            continue
         bad = [r for r in recs if r != want_risk[key]]
         assert not bad, (key, _diff(bad[0], want_risk[key]))
     ids = [json.loads(v)["alert_id"] for _, v in alerts]

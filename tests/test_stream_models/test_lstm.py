@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from stream_models.events import Event
 from stream_models.history import HistoryStore, ZoneHistory, time_split
 from stream_models.monitor import MonitorPolicy, ZoneMonitor
+from stream_models.policies import RetrainPolicy, TrainConfig
 from stream_models.registry import ModelRegistry
-from stream_models.retrain import Retrainer, RetrainPolicy, TrainConfig, retrain_job, score
+from stream_models.retrain import Retrainer, retrain_job, score
 from stream_models.risk import INPUT_NAMES
 from stream_models.sequence import META_FILE, WEIGHTS_FILE, ModelFileError, SequenceModel
 from stream_models.training import LstmNet, train_lstm, untrained_model
