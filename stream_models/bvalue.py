@@ -16,7 +16,7 @@ import numpy as np
 BIN = 0.1  # log10 E bin width for the maximum-curvature Mc estimate
 MIN_EVENTS = 20  # below this the MLE's standard error exceeds the signal
 _MAXC_CORRECTION = 0.2  # maximum curvature underestimates Mc (Woessner & Wiemer 2005)
-_MAG_PER_LOG_E = 1.5  # log10 E = 1.5 M + 4.8
+MAG_PER_LOG_E = 1.5  # log10 E = 1.5 M + 4.8: b in magnitude units is 1.5 x the log10 E slope
 
 
 class BValue(NamedTuple):
@@ -61,4 +61,4 @@ def aki_utsu(log_e: Sequence[float] | np.ndarray, mc: float | None = None) -> BV
         return BValue(math.nan, mc, math.nan, n)
     b_e = math.log10(math.e) / mean_excess
     se_e = 2.3 * b_e**2 * math.sqrt(float(((above - above.mean()) ** 2).sum()) / (n * (n - 1)))
-    return BValue(b_e * _MAG_PER_LOG_E, mc, se_e * _MAG_PER_LOG_E, n)
+    return BValue(b_e * MAG_PER_LOG_E, mc, se_e * MAG_PER_LOG_E, n)

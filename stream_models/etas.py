@@ -21,7 +21,7 @@ The forecast is the probability of at least one target (E >= E_T) within the
 horizon H: the expected number of events above Mc in (t, t + H] (the
 background plus the decay of every past event's aftershocks: first generation,
 as no unseen event is assumed), thinned by the Gutenberg-Richter tail
-``10^(-b_E (log10 E_T - log10 E_c))``, as a Poisson probability.
+(:func:`stream_models.gr.log_tail`), as a Poisson probability.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln
 
+from stream_models.bvalue import MAG_PER_LOG_E
+
 RATES = np.exp(np.arange(math.log(3e-9), math.log(30.0) + 1e-9, math.log(10) / 3))
 _H = math.log(10) / 3  # spacing of the log grid: the quadrature weight
 ALPHAS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # productivity per magnitude unit
 LOG_E_REF = 4.0  # productivity is counted relative to 10^4 J: keeps the sums in range
-_MAG_PER_LOG_E = 1.5
 
 
 def omori_weights(c_s: float, p: float) -> np.ndarray:
@@ -90,7 +91,7 @@ class EtasParams:
 
     def branching_ratio(self, b_value: float = 1.0, span_log_e: float = 4.0) -> float:
         """Expected direct aftershocks per event above Mc (GR sizes over ``span_log_e``)."""
-        b_e, a_e = b_value / _MAG_PER_LOG_E, self.alpha / _MAG_PER_LOG_E
+        b_e, a_e = b_value / MAG_PER_LOG_E, self.alpha / MAG_PER_LOG_E
         x = np.linspace(self.mc_log_e, self.mc_log_e + span_log_e, 400)
         dens = b_e * math.log(10) * 10 ** (-b_e * (x - self.mc_log_e))
         mean_prod = float(np.trapezoid(dens * 10 ** (a_e * (x - LOG_E_REF)), x))
@@ -184,18 +185,3 @@ class EtasState:
         st.t, st.n, st.n_above, st.t0 = (float(state["t"]), int(state["n"]),
                                          int(state["n_above"]), float(state["t0"]))  # fmt: skip
         return st
-
-
-def target_probability(expected_above_mc: float, mc_log_e: float, target_log_e: float,
-                       b_value: float) -> float:  # fmt: skip
-    """P(at least one event >= the target) from the expected count above Mc, by the
-    Gutenberg-Richter tail (b in magnitude units).
-
-    >>> round(target_probability(100.0, 1.0, 3.0, 1.0), 4)   # 100 events, two decades up
-    0.9904
-    """
-    if target_log_e <= mc_log_e:
-        tail = 1.0
-    else:
-        tail = 10 ** (-(b_value / _MAG_PER_LOG_E) * (target_log_e - mc_log_e))
-    return -math.expm1(-max(expected_above_mc, 0.0) * tail)

@@ -19,9 +19,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from stream_models.bvalue import MAG_PER_LOG_E
+
 PRIOR_B = 1.0  # magnitude units: the global average of tectonic and mining catalogs alike
 PRIOR_EVENTS = 100  # the prior's weight, in events above Mc
 _B_RANGE = (0.5, 2.0)  # a shrunk estimate outside this is a catalog problem, not a b-value
+
+
+def log_tail(from_log_e: float, to_log_e: float, b_value: float) -> float:
+    """ln of the Gutenberg-Richter fraction of events >= 10^from J that are >= 10^to J
+    (b in magnitude units; 0 when ``to`` is not above ``from``).
+
+    >>> round(log_tail(2.0, 4.0, 1.5), 4) == round(-2 * math.log(10), 4)
+    True
+    """
+    return -max(to_log_e - from_log_e, 0.0) * (b_value / MAG_PER_LOG_E) * math.log(10)
 
 
 def lift(p_learning: float, learning_log_e: float, target_log_e: float, b_value: float) -> float:
@@ -36,7 +48,7 @@ def lift(p_learning: float, learning_log_e: float, target_log_e: float, b_value:
         return p_learning
     p = min(max(p_learning, 0.0), 1 - 1e-15)
     count = -math.log1p(-p)
-    return -math.expm1(-count * 10 ** (-(b_value / 1.5) * (target_log_e - learning_log_e)))
+    return -math.expm1(-count * math.exp(log_tail(learning_log_e, target_log_e, b_value)))
 
 
 def shrunk_b_of(b: float, n: int) -> float:

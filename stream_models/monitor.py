@@ -31,7 +31,7 @@ from stream_models.etas import EtasParams, EtasState, prior_params
 from stream_models.events import Event, utc_text
 from stream_models.features import ZoneFeatures
 from stream_models.fusion import FUSED, Stacker, clip_z, log_count, probability
-from stream_models.gr import shrunk_b
+from stream_models.gr import log_tail, shrunk_b
 from stream_models.hazard import HazardTracker, State, Transition
 from stream_models.labels import DelayedLabeler, RecentKeys, example_key
 from stream_models.metrics import ProgressiveScore
@@ -279,7 +279,7 @@ class ZoneMonitor:
             **{e: log_count(p) for e, p in self.experts.predict(table_x).items()},
         }  # fmt: skip
         learning[FUSED] = self.stacker.predict_one(learning)
-        up = _log_tail(log_l, log_t, b)  # learning target -> alert target, Gutenberg-Richter
+        up = log_tail(log_l, log_t, b)  # learning target -> alert target, Gutenberg-Richter
         components = {
             **{e: probability(_log_expected(expected[e], law, log_t)) for e, law in laws.items()},
             "etas": (probability(_log_expected(expected["etas"], etas, log_t)) if fitted
@@ -475,14 +475,9 @@ class ZoneMonitor:
         return mon
 
 
-def _log_tail(from_log_e: float, to_log_e: float, b_value: float) -> float:
-    """ln of the Gutenberg-Richter fraction of events >= ``from`` that are >= ``to``."""
-    return -max(to_log_e - from_log_e, 0.0) * (b_value / 1.5) * math.log(10)
-
-
 def _log_expected(expected_above_mc: float, law: EtasParams, log_e: float) -> float:
     """ln of the expected count of events >= 10^log_e J from the count above the law's Mc."""
-    return clip_z(math.log(max(expected_above_mc, 1e-300)) + _log_tail(law.mc_log_e, log_e,
+    return clip_z(math.log(max(expected_above_mc, 1e-300)) + log_tail(law.mc_log_e, log_e,
                                                                          law.b_value))
 
 

@@ -31,12 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from stream_models.bvalue import MAG_PER_LOG_E
+
 N_BUCKETS = 24
 LOG_E_LO, LOG_E_BIN, LOG_E_BINS = -3.0, 0.1, 128  # 1 mJ .. 6·10⁹ J; beyond: the end bins
 LOG_T_LO, LOG_T_BIN, LOG_T_BINS = -2.0, 1 / 16, 64  # 0.01 s .. 100 s
 MIN_EVENTS = 20  # below this the b-value's standard error exceeds the signal
 _MAXC_CORRECTION_BINS = 2  # maximum curvature underestimates Mc by ~0.2 (Woessner & Wiemer 2005)
-_MAG_PER_LOG_E = 1.5  # log10 E = 1.5 M + 4.8: b in magnitude units is 1.5 x the log10 E slope
 _LOG10_E = math.log10(math.e)
 
 # a bucket: these additive sums, then its first time, largest energy and first gap
@@ -225,7 +226,7 @@ class _Ring:
         b_e = _LOG10_E / mean_excess
         var_sum = max(self.k2 - self.k1 * self.k1 / n, 0.0) * LOG_E_BIN * LOG_E_BIN
         se_e = 2.3 * b_e * b_e * math.sqrt(var_sum / (n * (n - 1)))
-        return b_e * _MAG_PER_LOG_E, se_e * _MAG_PER_LOG_E, mc_log_e
+        return b_e * MAG_PER_LOG_E, se_e * MAG_PER_LOG_E, mc_log_e
 
     def p90(self) -> float:
         if not self.n_t:
