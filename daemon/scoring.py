@@ -381,12 +381,8 @@ class ScoringService:
                 await self._alert(zone, tr, None)
 
     async def _retrain_step(self, r: Retrainer, t: float) -> None:
-        """Start a due LSTM retraining, then hot-swap a finished, promoted version.
-
-        The state is stored before the active LSTM can change, so events replayed
-        after a crash are scored by the same version as the first time. A blocking
-        retraining runs in a thread: the event loop keeps heartbeating.
-        """
+        """Start a due retraining, then take in a finished one (:meth:`_take_in`). A
+        blocking retraining runs in a thread: the event loop keeps heartbeating."""
         job = r.due_job(t)
         if job is not None:
             if r.policy.blocking:
@@ -394,6 +390,11 @@ class ScoringService:
                 r.finished(await asyncio.to_thread(job))
             else:
                 r.start(job)
+        await self._take_in(r)
+
+    async def _take_in(self, r: Retrainer) -> None:
+        """A finished retraining's decisions: the state is stored before the active models
+        can change, so events replayed after a crash are scored by the same versions."""
         if not r.ready:
             return
         await self._snapshot()
@@ -503,12 +504,8 @@ class ScoringService:
             for tp, clock in list(self.clocks.items()):
                 if tp not in self.stopped:
                     await self._advance(tp, clock.now(wall))
-            r = self.retrainer
-            if r is not None and r.ready:
-                await self._snapshot()
-                for decision in r.poll():
-                    self.metrics.observe_retraining(decision,
-                                                    r.active.version if r.active else None)
+            if self.retrainer is not None:
+                await self._take_in(self.retrainer)
             if self._snapshot_due():
                 await self._snapshot()
 

@@ -116,6 +116,7 @@ def _lowest_within(c: Collected, candidates: np.ndarray, budget: float, policy: 
                    level: int, lo_cap: float | None = None) -> float:  # fmt: skip
     """The lowest candidate whose raises to ``level`` stay within ``budget`` per zone-week."""
     score = c.scores[FUSED]
+    weeks = max(_zone_time(c) / WEEK_S, 1e-9)
     ok = candidates[-1]
     lo, hi = 0, len(candidates) - 1
     while lo <= hi:  # raises fall as the threshold rises
@@ -123,7 +124,7 @@ def _lowest_within(c: Collected, candidates: np.ndarray, budget: float, policy: 
         thr = float(candidates[mid])
         pol = _at(policy, lo_cap, thr) if level == 3 and lo_cap else _at(policy, thr)
         raises, _ = _episodes(c, score, pol, level)
-        if len(raises) / max(_zone_time(c) / WEEK_S, 1e-9) <= budget:
+        if len(raises) / weeks <= budget:
             ok, hi = thr, mid - 1
         else:
             lo = mid + 1

@@ -22,7 +22,7 @@ from tests.fixtures import REPO, synth_file
 
 
 def _log_loss(y: np.ndarray, z: np.ndarray) -> float:
-    p = np.clip(-np.expm1(-np.exp(z)), 1e-12, 1 - 1e-12)
+    p = np.clip(probability_array(z), 1e-12, 1 - 1e-12)
     return float(-np.mean(np.where(y, np.log(p), np.log1p(-p))))
 
 
