@@ -245,7 +245,7 @@ def dangerous_events(settings: Settings, path: Path, records: list[dict[str, Any
         if e.energy_j >= settings.alerts.target_energy_j:
             t = e.timestamp
             hit = any(a < t and b > t - horizon for a, b in episodes.get(e.zone, []))
-            out.append((e.time.strftime("%Y-%m-%d %H:%M"), e.zone, e.energy_j, hit))
+            out.append((e.time.strftime("%Y-%m-%d %H:%M UTC"), e.zone, e.energy_j, hit))
     return out
 
 
