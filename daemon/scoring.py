@@ -394,11 +394,13 @@ class ScoringService:
 
     async def _take_in(self, r: Retrainer) -> None:
         """A finished retraining's decisions: the state is stored before the active models
-        can change, so events replayed after a crash are scored by the same versions."""
+        can change, so events replayed after a crash are scored by the same versions. The
+        promoted files load in a thread (the first one imports torch, seconds on a busy
+        host): a loop blocked past the session timeout would be expelled from its group."""
         if not r.ready:
             return
         await self._snapshot()
-        for decision in r.poll():
+        for decision in await asyncio.to_thread(r.poll):
             self.metrics.observe_retraining(decision, r.active.version if r.active else None)
 
     async def _replay_gap(self, tp: TP, start: int, end: int) -> None:

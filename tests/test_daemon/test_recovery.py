@@ -137,6 +137,10 @@ def _diff(got: dict, want: dict) -> dict:  # type: ignore[type-arg]
     return flat
 
 
+def _tail(log: Path, lines: int = 15) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
 def _owned_partitions(url: str, topic: str) -> set[str]:
     """Partitions of ``topic`` a worker reports lag for: the ones assigned to it now."""
     return {labels["partition"] for labels, _ in scrape(url).get(
@@ -162,7 +166,12 @@ def test_workers_in_one_group_share_the_partitions_and_score_every_event_once(
             flat = [p for parts in owned for p in parts]
             return all(owned) and sorted(flat) == [str(p) for p in range(3)]
 
-        wait_until(stable, 120, f"{workers} workers to split the 3 partitions", interval_s=1)
+        try:
+            wait_until(stable, 120, f"{workers} workers to split the 3 partitions", interval_s=1)
+        except AssertionError as exc:  # say who owned what, and what the workers logged
+            owned = [sorted(_owned_partitions(metrics_url(env), topic)) for env in envs]
+            logs = [_tail(tmp_path / f"worker-{i}.log") for i in range(workers)]
+            raise AssertionError(f"{exc}; owned {owned}; logs {logs}") from None
         replay = cli("replay", str(mine_file), "--max", "--config", str(config), env=envs[0])
         assert replay.returncode == 0, replay.stdout + replay.stderr
         wait_until(

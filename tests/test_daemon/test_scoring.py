@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from daemon.app import TableStore, json_store
 from daemon.metrics import WorkerMetrics
 from daemon.scoring import ScoringService
 from stream_models.events import Event, utc_text
+from stream_models.training import untrained_model
 from tests.test_daemon.conftest import MINE_TOML
 
 EVENTS, MINE = "gits.events", "gits.events.mine"
@@ -313,3 +315,37 @@ def test_an_alert_sent_before_a_crash_is_not_sent_again(
     first_ids = [json.loads(v)["alert_id"] for t, _, v in out1.sent if t == "gits.alerts"]
     again = [json.loads(v)["alert_id"] for t, _, v in out2.sent if t == "gits.alerts"]
     assert first_ids and not set(first_ids) & set(again)
+
+
+def test_a_promoted_lstm_is_loaded_off_the_event_loop_and_scores_the_next_event(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    """Loading a model (the first one imports torch) must not stall the loop that heartbeats
+    the consumer group; the next event is scored by the promoted version all the same."""
+    events = [e for e in mine_events if e.zone == "lava-1"][:3]
+    wire = [e.to_wire() for e in events]
+    loaded_on: list[str] = []
+
+    async def run() -> list[dict[str, Any]]:
+        svc, out, _ = _service(tmp_path, Tables(), wire, **{"lstm.enabled": True})
+        r = svc.retrainer
+        assert r is not None and r.active is None
+        version, path = r.registry.allocate()
+        untrained_model(r.input_names, window=8, hidden=8, seed=0).save(path)
+        real_load = r.registry.load
+
+        def load(v: str):  # type: ignore[no-untyped-def]
+            loaded_on.append(threading.current_thread().name)
+            return real_load(v)
+
+        r.registry.load = load  # type: ignore[method-assign]
+        await svc.handle(wire[0], EVENTS, 0, 0, None, _noack)
+        r.finished([{"model": "lstm", "promoted": True, "version": version, "reason": "test"}])
+        for off in (1, 2):
+            await svc.handle(wire[off], EVENTS, 0, off, None, _noack)
+        return [json.loads(v) for t, _, v in out.sent if t == "gits.risk"]
+
+    risk = [r for r in asyncio.run(run()) if r["zone"] == "lava-1"]
+    assert loaded_on and threading.main_thread().name not in loaded_on
+    assert risk[0]["lstm_version"] is None
+    assert risk[-1]["lstm_version"] == "untrained"
