@@ -659,7 +659,7 @@ def render_alert(record: dict[str, Any]) -> str:
     top = ", ".join(f"{f['feature']}={f['value']:.3g}" for f in record.get("top_features", [])[:3])
     label = "ALL CLEAR" if kind == "all-clear" else f"STATE {state.upper()}"
     prob = record.get("probability")
-    prob_text = f"p={prob:.2f}" if isinstance(prob, int | float) else "p=?"
+    prob_text = f"p={prob:.2g}" if isinstance(prob, int | float) else "p=?"  # c can be 0.004
     return (
         f"{record.get('time', '?')}  [bold]{record.get('zone', '?'):<8}[/] "
         f"[{style}]{label:<9}[/] {prob_text} "
