@@ -7,12 +7,14 @@ adapter and a backtest always agree on topics, zones and targets.
 from __future__ import annotations
 
 import json
+import os
 import ssl
 from contextvars import ContextVar
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from config.keys import check_environ, check_toml
+from replay.limits import Limits
 from stream_models.hazard import HazardPolicy
 from stream_models.policies import MonitorPolicy, RetrainPolicy, TrainConfig
 
@@ -167,6 +171,8 @@ class Zone(BaseModel):
 class AlertSettings(BaseModel):
     """What counts as dangerous, how far ahead, the hazard states, and where alerts go."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     target_energy_j: float = Field(1e4, gt=0)
     # the frequent target the learned models predict, lifted to the alert target by
     # Gutenberg-Richter (none: two decades of energy below target_energy_j)
@@ -193,6 +199,8 @@ class AlertSettings(BaseModel):
 class WorkerSettings(BaseModel):
     """How the Faust worker checkpoints: state snapshot, then offset commit."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     snapshot_every: int = Field(500, ge=1)  # events between state snapshots
     snapshot_interval_s: float = Field(1.0, gt=0)  # ... or this long, whichever first
     group_id: str = "seismowatch"  # the Faust app id: workers with one id share partitions
@@ -211,6 +219,8 @@ class MonitoringSettings(BaseModel):
     (TOML or environment) and never edits the rule files.
     """
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     stall_after_h: float = Field(6.0, gt=0)  # no event scored this long: StreamStalled
     roc_auc_floor: float = Field(0.5, ge=0, le=1)  # fused ROC-AUC below it: ModelDegraded
     roc_auc_min_positives: int = Field(20, ge=1)  # ... once this many targets were labelled
@@ -218,6 +228,8 @@ class MonitoringSettings(BaseModel):
 
 class LstmSettings(BaseModel):
     """The periodically retrained sequence model (see ``stream_models.sequence``)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     enabled: bool = True
     window: int = Field(64, ge=2)  # feature vectors of a zone per sequence
@@ -235,6 +247,21 @@ class LstmSettings(BaseModel):
     blocking: bool = False  # True: train in-line (reproducible backtests); False: background
     registry_dir: Path | None = None  # default: <state_dir>/registry
     device: str = "auto"  # "auto": CUDA when present, else CPU
+
+
+class InputSettings(BaseModel):
+    """Plausibility limits on input rows: a row outside them is rejected with the reason,
+    so a unit slip or a corrupt date cannot become a target or a negative Kafka time."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    max_energy_j: float = Field(1e12, gt=0)  # M 4.8 by log10 E = 1.5 M + 4.8: beyond mine tremors
+    earliest: date = date(1990, 1, 1)  # before digital mine seismic monitoring
+    future_slack_h: float = Field(24.0, ge=0)  # clock skew between the mine and this host
+
+    def limits(self) -> Limits:
+        return Limits(self.max_energy_j, datetime.combine(self.earliest, time(), UTC),
+                      timedelta(hours=self.future_slack_h))  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -256,6 +283,7 @@ class Settings(BaseSettings):
     # the scope that sees every event when zones are configured ("": none)
     mine_scope: str = "mine-wide"
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    input: InputSettings = Field(default_factory=InputSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     lstm: LstmSettings = Field(default_factory=LstmSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
@@ -264,6 +292,17 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9108, ge=0, le=65535)
     gits_timezone: str = "Asia/Novokuznetsk"  # GITS exports are written in mine local time
     catalog_timezone: str = "UTC"
+
+    @field_validator("gits_timezone", "catalog_timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+        return name
 
     @model_validator(mode="after")
     def _unique_zone_names(self) -> Settings:
@@ -358,6 +397,9 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """
     if config is not None and not Path(config).is_file():
         raise FileNotFoundError(f"config file not found: {config}")
+    if config is not None:
+        check_toml(Path(config), Settings)
+    check_environ(os.environ, Settings)
     nested: dict[str, Any] = {}
     for key, value in overrides.items():
         if value is None:

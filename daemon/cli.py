@@ -52,7 +52,15 @@ MapOpt = Annotated[
     list[str] | None,
     typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
 ]
-TzOpt = Annotated[str | None, typer.Option("--tz", help="Time zone of naive times in the file")]
+TzOpt = Annotated[
+    str | None,
+    typer.Option("--tz", help="Time zone of naive times in the file (default per format)"),
+]
+SheetOpt = Annotated[str | None, typer.Option(help="Sheet name or 0-based index (.xlsx)")]
+# the CLI flag behind each setting a command may override, for error messages
+FLAGS = {"kafka.bootstrap_servers": "--bootstrap", "alerts.target_energy_j": "--target-energy",
+         "alerts.horizon_h": "--horizon", "metrics_port": "--metrics-port",
+         "state_dir": "--state-dir"}  # fmt: skip
 BootstrapOpt = Annotated[
     str | None,
     typer.Option(
@@ -62,11 +70,62 @@ BootstrapOpt = Annotated[
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
+    import os
+
+    from pydantic import ValidationError
+
+    from config.keys import explain
+
     try:
         return load_settings(config, **overrides)
-    except (FileNotFoundError, ValueError) as exc:
-        err_console.print(f"[red]error:[/] settings: {exc}")
+    except ValidationError as exc:
+        given = {k: FLAGS.get(k, k) for k, v in overrides.items() if v is not None}
+        err_console.print(f"[red]error:[/] {explain(exc.errors(), config, os.environ, given)}",
+                          highlight=False)  # fmt: skip
         raise typer.Exit(2) from None
+    except (FileNotFoundError, ValueError) as exc:
+        err_console.print(f"[red]error:[/] settings: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _bad(option: str, message: str) -> typer.Exit:
+    """A one-line error naming the option; exit code 2 like any usage error."""
+    err_console.print(f"[red]error:[/] {option}: {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _timezone(tz: str | None, settings: Settings, fmt: str) -> str:
+    """The file's time zone: ``--tz``, else the format's setting; refused if unknown."""
+    from zoneinfo import ZoneInfoNotFoundError
+
+    name = tz or (settings.gits_timezone if fmt == "gits" else settings.catalog_timezone)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _bad("--tz", f"unknown time zone {name!r} (e.g. Asia/Novokuznetsk, UTC)") from None
+    return name
+
+
+def _read(file: Path, fmt: str, mapping: list[str] | None, tz: str | None, sheet: str | None,
+          settings: Settings) -> Any:  # fmt: skip
+    """Read FILE as every command does (format, zones, limits); a file that cannot be read
+    at all is a one-line error, exit 2. Rejected rows stay in the result."""
+    from replay.columns import ColumnError, parse_mapping
+    from replay.read import read_events
+
+    if fmt not in ("gits", "catalog"):
+        raise _bad("--format", f"gits or catalog, not {fmt!r}")
+    try:
+        return read_events(
+            file, fmt, parse_mapping(mapping or []), sheet=sheet,  # type: ignore[arg-type]
+            timezone=_timezone(tz, settings, fmt), zone_of=settings.zone_of,
+            default_zone=settings.default_zone, limits=settings.input.limits(),
+        )  # fmt: skip
+    except ColumnError as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except SeismowatchError as exc:
+        raise _fail(exc) from None
 
 
 def _cluster_settings(config: Path | None, bootstrap: str | None, refusal: str) -> Settings:
@@ -245,10 +304,13 @@ def _precursor_strength(text: str) -> float | None:
     return value
 
 
-def _parse_bound(text: str | None, tz: str) -> datetime | None:
+def _parse_bound(text: str | None, tz: str, option: str) -> datetime | None:
     if text is None:
         return None
-    dt = datetime.fromisoformat(text)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise _bad(option, f"{text!r} is not an ISO time (e.g. 2020-08-01T06:00)") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(tz))
 
 
@@ -257,11 +319,8 @@ def replay(
     file: FileArg,
     fmt: FormatOpt = "gits",
     mapping: MapOpt = None,
-    sheet: Annotated[str | None, typer.Option(help="Sheet name or 0-based index (.xlsx)")] = None,
-    tz: Annotated[
-        str | None,
-        typer.Option("--tz", help="Time zone of naive times in the file (default per format)"),
-    ] = None,
+    sheet: SheetOpt = None,
+    tz: TzOpt = None,
     speed: Annotated[float, typer.Option(help="K x real time.")] = 1.0,
     max_speed: Annotated[bool, typer.Option("--max", help="As fast as possible.")] = False,
     start: Annotated[str | None, typer.Option(help="First event time (ISO), file's zone")] = None,
@@ -275,36 +334,16 @@ def replay(
     """Validate FILE and produce its events to Kafka, paced, resumable, with a progress bar."""
     from replay.broker import cluster_id, kafka_endpoint
     from replay.checkpoint import Checkpoint, file_digest, replay_key
-    from replay.columns import ColumnError, parse_mapping
-    from replay.read import read_events
+    from replay.columns import parse_mapping
     from replay.rejects import write_report
     from replay.stream import KafkaSink, build_items, iter_replay
 
-    if fmt not in ("gits", "catalog"):
-        err_console.print(f"[red]error:[/] --format must be gits or catalog, not {fmt!r}")
-        raise typer.Exit(2)
-    if speed <= 0:
-        err_console.print("[red]error:[/] --speed must be positive")
-        raise typer.Exit(2)
+    if not 0 < speed < float("inf"):
+        raise _bad("--speed", f"a positive multiple of real time, not {speed}")
     settings = _settings(config, **{"kafka.bootstrap_servers": bootstrap})
-    timezone = tz or (settings.gits_timezone if fmt == "gits" else settings.catalog_timezone)
-    try:
-        columns_map = parse_mapping(mapping or [])
-        result = read_events(
-            file,
-            fmt,
-            columns_map,
-            sheet=sheet,
-            timezone=timezone,  # type: ignore[arg-type]
-            zone_of=settings.zone_of,
-            default_zone=settings.default_zone,
-        )
-    except ColumnError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    except SeismowatchError as exc:
-        raise _fail(exc) from None
-    lo, hi = _parse_bound(start, timezone), _parse_bound(end, timezone)
+    timezone = _timezone(tz, settings, fmt)
+    lo, hi = _parse_bound(start, timezone, "--start"), _parse_bound(end, timezone, "--end")
+    result = _read(file, fmt, mapping, tz, sheet, settings)
     events = [
         e for e in result.events if (lo is None or e.time >= lo) and (hi is None or e.time < hi)
     ]
@@ -325,7 +364,7 @@ def replay(
             key = replay_key(
                 file_digest(file),
                 fmt,
-                sorted(columns_map.items()),
+                sorted(parse_mapping(mapping or []).items()),
                 sheet,
                 timezone,
                 lo,
@@ -419,6 +458,7 @@ def train(
     fmt: FormatOpt = "gits",
     mapping: MapOpt = None,
     tz: TzOpt = None,
+    sheet: SheetOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Promote even if the gate rejects it (logged)")
     ] = False,
@@ -429,7 +469,7 @@ def train(
     from stream_models.offline import train_offline
 
     settings = _settings(config)
-    events = _read_for_models(file, fmt, mapping, tz, settings)
+    events = _read_for_models(file, fmt, mapping, tz, sheet, settings)
     with console.status(f"features and labels of {len(events)} events, then training"):
         decision = train_offline(
             events, settings.monitor_policy(), settings.retrain_policy(), out, force=force
@@ -454,28 +494,12 @@ def train(
         raise typer.Exit(1)
 
 
-def _read_for_models(
-    file: Path, fmt: str, mapping: list[str] | None, tz: str | None, settings: Settings
-) -> list[Any]:
+def _read_for_models(file: Path, fmt: str, mapping: list[str] | None, tz: str | None,
+                     sheet: str | None, settings: Settings) -> list[Any]:  # fmt: skip
     """Read FILE for training or a backtest; rejected rows go to a report, never silently."""
-    from replay.columns import ColumnError, parse_mapping
-    from replay.read import read_events
     from replay.rejects import write_report
 
-    if fmt not in ("gits", "catalog"):
-        err_console.print(f"[red]error:[/] --format must be gits or catalog, not {fmt!r}")
-        raise typer.Exit(2)
-    timezone = tz or (settings.gits_timezone if fmt == "gits" else settings.catalog_timezone)
-    try:
-        result = read_events(
-            file, fmt, parse_mapping(mapping or []), timezone=timezone,  # type: ignore[arg-type]
-            zone_of=settings.zone_of, default_zone=settings.default_zone,
-        )  # fmt: skip
-    except ColumnError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    except SeismowatchError as exc:
-        raise _fail(exc) from None
+    result = _read(file, fmt, mapping, tz, sheet, settings)
     if result.rejects:
         report = settings.state_dir / "rejects" / f"{file.stem}.rejects.csv"
         write_report(result.rejects, report)
@@ -486,15 +510,16 @@ def _read_for_models(
     return list(result.events)
 
 
-def _hours(text: str) -> float:
-    """``8h``, ``30m``, ``2d`` or a number of hours."""
+def _hours(text: str, option: str = "--horizon") -> float:
+    """``8h``, ``30m``, ``2d`` or a number of hours; finite and positive."""
     units = {"m": 1 / 60, "h": 1.0, "d": 24.0}
     try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        hours = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r}: use e.g. 8h, 30m or 2d") from None
+        hours = float("nan")
+    if not 0 < hours < float("inf"):
+        raise _bad(option, f"{text!r} is not a positive duration (e.g. 8h, 30m or 2d)")
+    return hours
 
 
 @app.command()
@@ -503,6 +528,7 @@ def backtest(
     fmt: FormatOpt = "gits",
     mapping: MapOpt = None,
     tz: TzOpt = None,
+    sheet: SheetOpt = None,
     target_energy: Annotated[
         float | None, typer.Option("--target-energy", help="Target energy, J (default 1e4)")
     ] = None,
@@ -540,7 +566,7 @@ def backtest(
                  "lstm.blocking": True}  # fmt: skip
     settings = _settings(config, **overrides)
     runs = [(f.stem if len(files) > 1 else f.name,
-             _read_for_models(f, fmt, mapping, tz, settings)) for f in files]  # fmt: skip
+             _read_for_models(f, fmt, mapping, tz, sheet, settings)) for f in files]  # fmt: skip
     progress = Progress(TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err_console)  # fmt: skip
     with progress:
@@ -579,6 +605,7 @@ def report(
     fmt: FormatOpt = "gits",
     mapping: MapOpt = None,
     tz: TzOpt = None,
+    sheet: SheetOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """The exploratory figures of FILE (correlations, 3D map, dynamics, PCA/t-SNE) as one
@@ -586,7 +613,7 @@ def report(
     from daemon.report import write_report
 
     settings = _settings(config)
-    events = _read_for_models(file, fmt, mapping, tz, settings)
+    events = _read_for_models(file, fmt, mapping, tz, sheet, settings)
     with console.status(f"figures of {len(events)} events"):
         write_report(out, f"seismowatch report of {file.name}", events, None)
     console.print(f"report written to {out}")

@@ -10,7 +10,7 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,12 +27,12 @@ from replay.cells import (
 )
 from replay.columns import TIME_PARTS, VALUE_FIELDS, ColumnError, ColumnMap, Format, resolve
 from replay.exceptions import UnreadableFileError
+from replay.limits import Limits
 from replay.rejects import Reject
-from replay.tables import open_table
+from replay.tables import MAX_CELL_CHARS, BadRow, open_table
 from stream_models.events import SENSORS, Event
 
 ZoneOf = Callable[[float, float, float], str]
-_FUTURE_SLACK = timedelta(days=1)  # clock skew between the mine and this host
 _MAGNITUDE_RANGE = (-3.0, 10.0)  # outside it a "magnitude" column holds something else
 
 
@@ -56,6 +56,8 @@ class ReadResult:
     rejects: list[Reject] = field(default_factory=list)
     rows_read: int = 0
     out_of_order: int = 0
+    # rows read with non-empty cells beyond the header: the cells are ignored, said here
+    extra_cells: list[Reject] = field(default_factory=list)
 
 
 class _RowError(Exception):
@@ -72,9 +74,11 @@ def read_events(
     timezone: str = "UTC",
     zone_of: ZoneOf | None = None,
     default_zone: str = "mine",
+    limits: Limits | None = None,
 ) -> ReadResult:
     """Read, validate, de-duplicate and time-sort the events of ``path``."""
     path = Path(path)
+    limits = limits or Limits()
     table = open_table(path, sheet)
     try:
         columns = resolve(table.headers, fmt, mapping or {})
@@ -86,11 +90,16 @@ def read_events(
     seen_places: dict[tuple[float, ...], int] = {}
     now = datetime.now(UTC)
     last_time: datetime | None = None
+    width = len(columns.headers)
     for row_number, cells in table.rows:
         result.rows_read += 1
+        if isinstance(cells, BadRow):
+            result.rejects.append(Reject(path.name, row_number, "", "", cells.reason, {}))
+            continue
         raw = {str(h): _jsonable(c) for h, c in zip(columns.headers, cells, strict=False) if h}
         try:
-            event = _to_event(cells, columns, fmt, tz, zone_of, default_zone, now)
+            _check_cells(cells, columns.headers)
+            event = _to_event(cells, columns, fmt, tz, zone_of, default_zone, now, limits)
         except _RowError as err:
             result.rejects.append(
                 Reject(path.name, row_number, err.column, _text(err.value), err.reason, raw)
@@ -124,6 +133,12 @@ def read_events(
                 )
             )
             continue
+        extra = [c for c in cells[width:] if not is_blank(c)]
+        if extra:
+            result.extra_cells.append(Reject(
+                path.name, row_number, f"beyond column {width}", _short(extra),
+                f"{len(extra)} non-empty cell(s) beyond the header ignored; the row was read",
+            ))  # fmt: skip
         seen_ids[event.event_id] = row_number
         seen_places[place] = row_number
         if last_time is not None and event.time < last_time:
@@ -186,10 +201,14 @@ def _to_event(
     zone_of: ZoneOf | None,
     default_zone: str,
     now: datetime,
+    limits: Limits,
 ) -> Event:
     when = to_utc(_event_time(cells, columns), tz)
-    if when > now + _FUTURE_SLACK:
+    if when > now + limits.future_slack:
         raise _RowError(_time_header(columns), when.isoformat(), "event time is in the future")
+    if when < limits.earliest:
+        raise _RowError(_time_header(columns), when.isoformat(),
+                        f"event time before {limits.earliest.date()} (setting input.earliest)")
     required = set(columns.index) & {"x", "y", "z", "energy_j", "magnitude"}
     if fmt == "gits":
         required.add("duration_s")
@@ -215,6 +234,11 @@ def _to_event(
         if mw is None:
             raise _RowError("magnitude", None, "missing value")
         energy = energy_from_magnitude(mw)
+    if energy > limits.max_energy_j:
+        name = "energy_j" if values.get("energy_j") is not None else "magnitude"
+        raise _RowError(columns.header_of(name) if name in columns.index else name, energy,
+                        f"energy {energy:.3g} J above {limits.max_energy_j:.3g} J "
+                        "(setting input.max_energy_j)")  # fmt: skip
     x, y, z = values["x"], values["y"], values["z"]
     assert x is not None and y is not None and z is not None
     zone_cell = _cell(cells, columns, "zone")
@@ -251,6 +275,20 @@ def _check_ranges(values: Mapping[str, float | None], columns: ColumnMap) -> Non
         raise _RowError(columns.header_of("magnitude"), mw, f"magnitude outside {_MAGNITUDE_RANGE}")
 
 
+def _check_cells(cells: Sequence[object], headers: Sequence[object]) -> None:
+    """No cell of a seismic row is long: a huge one is corrupt input, named but not echoed."""
+    for i, cell in enumerate(cells):
+        if isinstance(cell, str) and len(cell) > MAX_CELL_CHARS:
+            header = str(headers[i]) if i < len(headers) and headers[i] else f"column {i + 1}"
+            raise _RowError(header, _short([cell]),
+                            f"cell of {len(cell):,} characters (at most {MAX_CELL_CHARS:,})")
+
+
+def _short(cells: Sequence[object], limit: int = 60) -> str:
+    text = "; ".join(str(c) for c in cells)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _id_text(cell: object) -> str:
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
@@ -268,6 +306,8 @@ def _text(value: object) -> str:
 
 
 def _jsonable(cell: object) -> Any:
+    if isinstance(cell, str) and len(cell) > MAX_CELL_CHARS:
+        return _short([cell])  # a report row, not a copy of the corrupt cell
     if cell is None or isinstance(cell, bool | int | str):
         return cell
     if isinstance(cell, float):

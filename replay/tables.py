@@ -21,6 +21,16 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted .xlsx and legacy .
 _HEADER_SCAN_ROWS = 30  # exports often carry a title block above the header
 _MIN_KNOWN_HEADERS = 3
 _ENCODINGS = ("utf-8-sig", "cp1251")  # Russian Excel saves CSV as Windows-1251
+_DELIMITERS = (";", ",", "\t")  # Russian Excel writes ";" (the decimal separator is ",")
+MAX_CELL_CHARS = 4096  # no date, number or id comes near; a longer cell is corrupt input
+csv.field_size_limit(2**31 - 1)  # long cells are refused per row (read.py), not per file
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A data row the CSV parser could not split: rejected with ``reason``, reading goes on."""
+
+    reason: str
 
 
 @dataclass
@@ -29,7 +39,7 @@ class RawTable:
 
     path: Path
     headers: list[object]
-    rows: Iterator[tuple[int, Sequence[object]]]
+    rows: Iterator[tuple[int, Sequence[object] | BadRow]]
 
 
 def open_table(path: Path, sheet: str | int | None = None) -> RawTable:
@@ -80,16 +90,17 @@ def _open_xlsx(path: Path, sheet: str | int | None) -> RawTable:
         raise UnreadableFileError(path, f"no sheet {sheet!r}; sheets are {wb.sheetnames}") from exc
 
     it = ws.iter_rows(values_only=True)
-    scanned: list[tuple[object, ...]] = []
-    for _ in range(_HEADER_SCAN_ROWS):
-        try:
-            scanned.append(next(it))
-        except StopIteration:
-            break
-    best = max(range(len(scanned)), key=lambda i: count_known(scanned[i]), default=None)
-    if best is None or count_known(scanned[best]) < _MIN_KNOWN_HEADERS:
+    scanned = _first_rows(it)
+    best = _header_index(scanned)
+    if best is None:
+        others = [name for name in wb.sheetnames if name != ws.title
+                  and _header_index(_first_rows(wb[name].iter_rows(values_only=True)))
+                  is not None]  # fmt: skip
         wb.close()
-        raise UnreadableFileError(path, f"no recognisable header row in sheet {ws.title!r}")
+        hint = (f"the header is on sheet {others[0]!r}: add --sheet {others[0]!r}" if others
+                else f"sheets are {wb.sheetnames}; choose one with --sheet NAME")  # fmt: skip
+        raise UnreadableFileError(path, f"no recognisable header row in sheet {ws.title!r}; "
+                                        f"{hint}")  # fmt: skip
     headers = list(scanned[best])
 
     def rows() -> Iterator[tuple[int, Sequence[object]]]:
@@ -104,6 +115,16 @@ def _open_xlsx(path: Path, sheet: str | int | None) -> RawTable:
     return RawTable(path, headers, rows())
 
 
+def _first_rows(it: Iterator[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    return [row for _, row in zip(range(_HEADER_SCAN_ROWS), it, strict=False)]
+
+
+def _header_index(rows: list[tuple[object, ...]]) -> int | None:
+    """The row with the most recognised column names, if it has enough of them."""
+    best = max(range(len(rows)), key=lambda i: count_known(rows[i]), default=None)
+    return best if best is not None and count_known(rows[best]) >= _MIN_KNOWN_HEADERS else None
+
+
 def _decode(path: Path) -> str:
     data = path.read_bytes()
     if data[:4] == b"PK\x03\x04" or data[:8] == _OLE_MAGIC:
@@ -116,33 +137,61 @@ def _decode(path: Path) -> str:
     raise UnreadableFileError(path, "cannot decode text as UTF-8 or Windows-1251")
 
 
+def _lines(text: str) -> str:
+    """One line ending, ``\\n``. A file with LF or CRLF endings keeps them and a stray CR
+    inside a row becomes a space; a file that ends its lines with CR only is converted."""
+    lf, lone_cr = text.count("\n"), text.count("\r") - text.count("\r\n")
+    if lone_cr > lf:
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", " ")
+
+
+def _find_header(text: str) -> tuple[int, str, list[str]]:
+    """(row index, delimiter, cells) of the row with the most recognised column names in the
+    first rows under each delimiter: data rows (ragged ones too) never decide it."""
+    best: tuple[int, int, str, list[str]] = (-1, 0, ";", [])
+    for delimiter in _DELIMITERS:
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        try:
+            for i, row in zip(range(_HEADER_SCAN_ROWS), reader, strict=False):
+                known = count_known(row)
+                if known > best[0]:
+                    best = (known, i, delimiter, row)
+        except csv.Error:
+            continue
+    known, index, delimiter, cells = best
+    return (index, delimiter, cells) if known >= _MIN_KNOWN_HEADERS else (-1, delimiter, cells)
+
+
 def _open_csv(path: Path) -> RawTable:
-    text = _decode(path)
+    text = _lines(_decode(path))
     if not text.strip():
         raise UnreadableFileError(path, "file is empty")
-    sample = text[:65536]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=";,\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    try:
-        headers: list[object] = list(next(reader))
-    except StopIteration as exc:
-        raise UnreadableFileError(path, "file is empty") from exc
-    if count_known(headers) < _MIN_KNOWN_HEADERS and len(headers) > 0:
+    index, delimiter, headers = _find_header(text)
+    if index < 0:
+        first = next(csv.reader(io.StringIO(text), delimiter=";"), [])
         raise UnreadableFileError(
             path,
-            f"no recognisable columns in the first line {headers[:8]}; "
-            "is this a GITS export or a catalog?",
+            f"no recognisable columns in the first {_HEADER_SCAN_ROWS} lines (first line "
+            f"{[c[:40] for c in first[:8]]}); is this a GITS export or a catalog?",
         )
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    for _ in range(index + 1):  # the title block and the header
+        next(reader)
 
-    def rows() -> Iterator[tuple[int, Sequence[object]]]:
-        for row in reader:
+    def rows() -> Iterator[tuple[int, Sequence[object] | BadRow]]:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. an unterminated quote: this row, not the file
+                yield reader.line_num, BadRow(f"unreadable CSV row ({exc})")
+                continue
             if any(cell.strip() for cell in row):
                 yield reader.line_num, row
 
-    return RawTable(path, headers, rows())
+    return RawTable(path, list(headers), rows())
 
 
 def _open_parquet(path: Path) -> RawTable:

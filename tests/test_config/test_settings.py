@@ -46,6 +46,34 @@ def test_invalid_values_are_refused(tmp_path: Path) -> None:
         load_settings(tmp_path / "missing.toml")
 
 
+@pytest.mark.parametrize(
+    ("toml", "line", "key", "hint"),
+    [
+        ("[alerts]\nhorizon_h = 8\ntarget_energy = 1e5\n", 3, "alerts.target_energy",
+         "alerts.target_energy_j"),
+        ('[[zones]]\nname = "a"\n[[zones]]\nnmae = "b"\n', 4, "zones[1].nmae", "zones[1].name"),
+        ("[alert]\nhorizon_h = 8\n", 1, "alert", "alerts"),
+    ],
+)  # fmt: skip
+def test_an_unknown_key_in_the_toml_file_is_refused_with_its_line_and_closest_name(
+    tmp_path: Path, toml: str, line: int, key: str, hint: str
+) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text(toml)
+    with pytest.raises(ValueError, match="unknown setting") as err:
+        load_settings(path)
+    assert str(err.value) == f"{path}:{line}: unknown setting {key!r}; did you mean {hint!r}?"
+
+
+def test_an_unknown_environment_variable_is_refused_by_the_cli_with_exit_2() -> None:
+    res = cli("config", "show", env={"SEISMOWATCH_ALERTS__HORIZON": "2"})
+    assert res.returncode == 2
+    assert "SEISMOWATCH_ALERTS__HORIZON" in res.stderr and "'alerts.horizon_h'" in res.stderr
+    assert "SEISMOWATCH_ALERTS__HORIZON_H" in res.stderr and "Traceback" not in res.stderr
+    ok = cli("config", "show", "--json", env={"SEISMOWATCH_ALERTS__HORIZON_H": "2"})
+    assert ok.returncode == 0 and json.loads(ok.stdout)["alerts"]["horizon_h"] == 2
+
+
 def test_sasl_options_pass_through_to_clients() -> None:
     s = load_settings(
         **{
