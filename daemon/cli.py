@@ -304,6 +304,14 @@ def _precursor_strength(text: str) -> float | None:
     return value
 
 
+def _print_rows(label: str, rows: list[Any], shown: int = 5) -> None:
+    """The first rows of a kind on stderr, then how many more."""
+    for r in rows[:shown]:
+        err_console.print(f"[yellow]{label}[/] {r}: {r.value}", highlight=False)
+    if len(rows) > shown:
+        err_console.print(f"[yellow]... {len(rows) - shown} more[/]")
+
+
 def _parse_bound(text: str | None, tz: str, option: str) -> datetime | None:
     if text is None:
         return None
@@ -326,14 +334,15 @@ def replay(
     start: Annotated[str | None, typer.Option(help="First event time (ISO), file's zone")] = None,
     end: Annotated[str | None, typer.Option(help="Last event time (ISO), exclusive")] = None,
     rejects: Annotated[Path | None, typer.Option(help="Rejects report CSV path")] = None,
-    fresh: Annotated[bool, typer.Option(help="Ignore any checkpoint and send all again")] = False,
+    fresh: Annotated[bool, typer.Option(
+        help="Send every row again: ignore the checkpoint and what earlier replays sent")] = False,
     outage_timeout: Annotated[float, typer.Option(help="Seconds to wait for Kafka")] = 300.0,
     bootstrap: BootstrapOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Validate FILE and produce its events to Kafka, paced, resumable, with a progress bar."""
     from replay.broker import cluster_id, kafka_endpoint
-    from replay.checkpoint import Checkpoint, file_digest, replay_key
+    from replay.checkpoint import Checkpoint, SentLedger, file_digest, replay_key
     from replay.columns import parse_mapping
     from replay.rejects import write_report
     from replay.stream import KafkaSink, build_items, iter_replay
@@ -350,15 +359,14 @@ def replay(
     outside = len(result.events) - len(events)
     report = rejects or settings.state_dir / "rejects" / f"{file.stem}.rejects.csv"
     write_report(result.rejects, report)
-    for r in result.rejects[:5]:
-        err_console.print(f"[yellow]rejected[/] {r}")
-    if len(result.rejects) > 5:
-        err_console.print(f"[yellow]... {len(result.rejects) - 5} more[/]")
+    _print_rows("rejected", result.rejects)
+    _print_rows("read, extra cells ignored", result.extra_cells)
 
     stop = _StopFlag()
     stop.install()
-    sent_before = 0
+    sent_before = already = 0
     final = None
+    ledger: Any = None
     try:
         with kafka_endpoint(settings, announce=lambda m: console.print(f"[cyan]{m}[/]")) as bs:
             key = replay_key(
@@ -377,7 +385,20 @@ def replay(
             if fresh:
                 checkpoint = Checkpoint(checkpoint.path, key)
             items = build_items(events, result.rejects, settings)
-            sent_before = checkpoint.next_index + len(checkpoint.acked_after)
+            # what the destination already holds, whatever file it came from
+            destination = replay_key(settings.topics.all(), cluster_id(settings, bs))
+            ledger = SentLedger(settings.state_dir / "replay" / f"sent-{destination[:16]}.sqlite")
+            idents = [*(f"r:{r.file}:{r.row}" for r in result.rejects),
+                      *(f"e:{e.timestamp:.3f}|{e.x:.3f}|{e.y:.3f}|{e.z:.3f}" for e in events)]
+            known = set() if fresh else ledger.known(idents)
+            for item, ident in zip(items, idents, strict=True):
+                if ident in known and not checkpoint.is_acked(item.index):
+                    checkpoint.mark(item.index)
+                    already += 1
+            sent_before = checkpoint.next_index + len(checkpoint.acked_after) - already
+            if already:
+                console.print(f"{already} messages already sent to these topics by an earlier "
+                              "replay (same event time and place): skipped; --fresh sends them")
             if sent_before:
                 console.print(
                     f"resuming from checkpoint {checkpoint.path}: {sent_before} of "
@@ -398,7 +419,7 @@ def replay(
             outage = False
             with progress:
                 task = progress.add_task(
-                    "replay", total=len(items), rate=0.0, sim="", completed=sent_before
+                    "replay", total=len(items), rate=0.0, sim="", completed=sent_before + already
                 )
                 for final in iter_replay(
                     items,
@@ -428,13 +449,18 @@ def replay(
                     progress.update(
                         task,
                         completed=final.acked,
-                        rate=(final.acked - sent_before) / elapsed,
+                        rate=(final.acked - sent_before - already) / elapsed,
                         sim=sim,
                     )
             sink.close()
     except SeismowatchError as exc:
         raise _fail(exc) from None
-    acked = final.acked if final else sent_before
+    finally:
+        if ledger is not None:
+            ledger.add(ident for item, ident in zip(items, idents, strict=True)
+                       if checkpoint.is_acked(item.index))  # fmt: skip
+            ledger.close()
+    acked = (final.acked if final else sent_before + already) - already
     table = Table(title=f"replay of {file.name}", show_header=False)
     table.add_row("rows read", str(result.rows_read))
     table.add_row("valid events", str(len(result.events)))
@@ -445,6 +471,8 @@ def replay(
     table.add_row("sent now (events + rejects)", str(acked - sent_before))
     if sent_before:
         table.add_row("sent before (checkpoint)", str(sent_before))
+    if already:
+        table.add_row("already on the topics (earlier replays)", str(already))
     table.add_row("topics", f"{settings.topics.events}, {settings.topics.rejected}")
     console.print(table)
     if final is not None and final.state == "stopped":
@@ -504,6 +532,7 @@ def _read_for_models(file: Path, fmt: str, mapping: list[str] | None, tz: str | 
         report = settings.state_dir / "rejects" / f"{file.stem}.rejects.csv"
         write_report(result.rejects, report)
         err_console.print(f"[yellow]{len(result.rejects)} rejected rows[/] (report: {report})")
+    _print_rows("read, extra cells ignored", result.extra_cells)
     if not result.events:
         err_console.print(f"[red]error:[/] {file}: no valid events")
         raise typer.Exit(2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,3 +85,51 @@ class Checkpoint:
             int(body.get("total", 0)),
             bool(body.get("done", False)),
         )
+
+
+class SentLedger:
+    """Identities of the messages a cluster's topics have acknowledged, across files.
+
+    GITS exports are re-exported whole as the year goes on: the checkpoint belongs
+    to one file's content, so a grown export would be sent again in full. The ledger
+    belongs to the destination (topics and cluster) and is keyed by event id, so a
+    grown or overlapping export sends only its new rows.
+
+    >>> import tempfile
+    >>> ledger = SentLedger(Path(tempfile.mkdtemp()) / "sent.sqlite")
+    >>> ledger.add(["e:1", "e:2"]); ledger.known(["e:2", "e:3"])
+    {'e:2'}
+    """
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path)
+        self._db.execute("CREATE TABLE IF NOT EXISTS sent (id TEXT PRIMARY KEY)")
+
+    def known(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` already acknowledged."""
+        out: set[str] = set()
+        chunk: list[str] = []
+        for ident in [*ids, None]:
+            if ident is not None:
+                chunk.append(ident)
+            if chunk and (ident is None or len(chunk) == 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(f"SELECT id FROM sent WHERE id IN ({marks})", chunk)
+                out.update(r[0] for r in rows)
+                chunk = []
+        return out
+
+    def add(self, ids: Iterable[str]) -> None:
+        self._db.executemany("INSERT OR IGNORE INTO sent VALUES (?)", ((i,) for i in ids))
+        self._db.commit()
+
+    def clear(self) -> None:
+        self._db.execute("DELETE FROM sent")
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()

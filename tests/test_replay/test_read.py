@@ -58,6 +58,8 @@ def test_sheet_by_name_and_index_and_title_rows(tmp_path: Path) -> None:
     assert by_name.events == by_index.events and len(by_name.events) == len(gits)
     with pytest.raises(UnreadableFileError, match="no recognisable header"):
         read_events(path, sheet=0)
+    with pytest.raises(UnreadableFileError, match="add --sheet 'События'"):
+        read_events(path)  # the first sheet has no header: the error names the one that has
 
 
 def test_out_of_order_rows_are_sorted(tmp_path: Path) -> None:

@@ -200,3 +200,28 @@ def test_ctrl_c_then_rerun_resumes_from_checkpoint(
     assert len(events) == n == len({e.event_id for e in events})
     again = cli(*args[:2], "--max", *args[4:], env=topic_env)  # complete: nothing to resend
     assert again.returncode == 0 and "sent now (events + rejects) │ 0" in again.stdout
+
+
+def test_a_grown_export_replayed_again_sends_only_its_new_rows(
+    broker: EmbeddedBroker, topic_env: dict[str, str], tmp_path: Path
+) -> None:
+    """GITS exports are re-exported whole as the year goes on: replaying the 40-day export
+    after the 30-day one puts every event on the topic exactly once; --fresh sends all."""
+    from replay.synth import write_gits
+
+    frame = synth_frame(days=40)
+    first = frame[frame["time"] < frame["time"].min().normalize() + pd.Timedelta(days=30)]
+    month = write_gits(first, tmp_path / "export-30d.csv")
+    grown = write_gits(frame, tmp_path / "export-40d.csv")
+    topic = topic_env["SEISMOWATCH_TOPICS__EVENTS"]
+    args = ("--max", "--bootstrap", broker.bootstrap)
+    assert cli("replay", str(month), *args, env=topic_env).returncode == 0
+    res = cli("replay", str(grown), *args, env=topic_env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"{len(first)} messages already sent" in res.stdout
+    events = _events(consume_all(broker.bootstrap, topic, expected=len(frame)))
+    assert len(events) == len(frame) > len(first)
+    assert len({e.event_id for e in events}) == len(frame)  # each event once
+    again = cli("replay", str(grown), *args, "--fresh", env=topic_env)
+    assert again.returncode == 0 and "already sent" not in again.stdout
+    assert len(consume_all(broker.bootstrap, topic, expected=2 * len(frame))) == 2 * len(frame)
