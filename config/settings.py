@@ -437,6 +437,8 @@ def child_env(settings: Settings) -> dict[str, str]:
             return [reveal(v) for v in value]
         if isinstance(value, Path):
             return str(value)
+        if isinstance(value, date):
+            return value.isoformat()
         if isinstance(value, float) and value in (float("inf"), float("-inf")):
             return None  # unbounded zone box side: the field's default
         return value

@@ -120,3 +120,17 @@ def test_reading_settings_and_the_cli_load_no_model_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)  # fmt: skip
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_child_process_environment_rebuilds_the_same_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo and the benchmarks hand settings to workers through SEISMOWATCH_* variables:
+    every kind of value (secrets, paths, dates, zone boxes) must survive the trip."""
+    from config.settings import child_env
+
+    s = load_settings(_toml(tmp_path), **{"input.max_energy_j": 1e9,
+                                          "input.earliest": "2001-02-03"})  # fmt: skip
+    for name, value in child_env(s).items():
+        monkeypatch.setenv(name, value)
+    assert load_settings() == s
