@@ -304,6 +304,15 @@ def _precursor_strength(text: str) -> float | None:
     return value
 
 
+def _ms(seconds: float) -> str:
+    """A latency quantile; one beyond the histogram's top bucket is a bound, not a value."""
+    from daemon.metrics import LATENCY_BUCKETS_S
+
+    if seconds == float("inf"):
+        return f"> {LATENCY_BUCKETS_S[-1] * 1000:.0f} ms"
+    return "n/a" if seconds != seconds else f"{seconds * 1000:.0f} ms"
+
+
 def _print_rows(label: str, rows: list[Any], shown: int = 5) -> None:
     """The first rows of a kind on stderr, then how many more."""
     for r in rows[:shown]:
@@ -864,7 +873,7 @@ def print_summary(summary: Any, speed: float | None) -> None:
     queued = " (queued behind the replay)" if speed is None else ""
     table.add_row(
         f"processing latency p50 / p99{queued}",
-        f"{summary.latency_p50_s * 1000:.0f} ms / {summary.latency_p99_s * 1000:.0f} ms",
+        f"{_ms(summary.latency_p50_s)} / {_ms(summary.latency_p99_s)}",
     )
     table.add_row("wall time", f"{summary.wall_s:.1f} s")
     table.add_row("metrics endpoint (while running)", summary.metrics_url)

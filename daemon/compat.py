@@ -74,8 +74,40 @@ async def log_end_offsets(client_options: Mapping[str, Any], tps: Iterable[Any])
         await consumer.stop()
 
 
+# the faust-streaming releases whose private consumer-thread methods install() patches
+# were tested; pyproject.toml pins the same range
+TESTED_FAUST = (">=0.15.3", "<0.16")
+
+
+def check_faust_version(installed: str | None = None) -> None:
+    """Refuse a Faust outside the tested range: the patch would silently do nothing, or
+    the wrong thing, and table recovery would stop short of the changelog's end.
+
+    >>> check_faust_version("0.15.3")
+    >>> try:
+    ...     check_faust_version("0.17.0")
+    ... except Exception as exc:
+    ...     print(str(exc).split(";")[0])
+    faust-streaming 0.17.0 is installed
+    """
+    from importlib.metadata import version
+
+    from packaging.specifiers import SpecifierSet
+
+    from replay.exceptions import SeismowatchError
+
+    installed = installed or version("faust-streaming")
+    spec = ",".join(TESTED_FAUST)
+    if installed not in SpecifierSet(spec):
+        raise SeismowatchError(
+            f"faust-streaming {installed} is installed; the embedded-broker compatibility "
+            f"layer was tested with {spec}: pip install 'faust-streaming{spec}'"
+        )
+
+
 def install(client_options: Mapping[str, Any]) -> None:
     """Make Faust's recovery read changelogs to their true end on Tansu."""
+    check_faust_version()
     from faust.transport.drivers import aiokafka as faust_aiokafka
 
     thread_cls = faust_aiokafka.AIOKafkaConsumerThread

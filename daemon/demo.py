@@ -207,7 +207,13 @@ Update = Status | DemoProgress | Alert | Summary
 
 def histogram_quantile(samples: dict[str, list[tuple[dict[str, str], float]]], name: str,
                        q: float) -> float:  # fmt: skip
-    """Prometheus' histogram_quantile over a scraped histogram (linear within a bucket)."""
+    """Prometheus' histogram_quantile over a scraped histogram (linear within a bucket);
+    infinite when the quantile lies above the top finite bucket, which bounds no value.
+
+    >>> s = {"h_bucket": [({"le": "1"}, 2.0), ({"le": "30"}, 3.0), ({"le": "+Inf"}, 10.0)]}
+    >>> histogram_quantile(s, "h", 0.1), histogram_quantile(s, "h", 0.99)
+    (0.5, inf)
+    """
     buckets = sorted((float(labels["le"]), v) for labels, v in samples.get(f"{name}_bucket", []))
     if not buckets or buckets[-1][1] == 0:
         return float("nan")
@@ -216,7 +222,7 @@ def histogram_quantile(samples: dict[str, list[tuple[dict[str, str], float]]], n
     for le, count in buckets:
         if count >= rank:
             if le == float("inf"):
-                return prev_le
+                return le
             frac = (rank - prev_count) / (count - prev_count) if count > prev_count else 0
             return prev_le + (le - prev_le) * frac
         prev_le, prev_count = le, count

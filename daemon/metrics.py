@@ -35,7 +35,7 @@ from stream_models.monitor import Outcome
 PREFIX = "seismowatch"
 _ENERGY_BUCKETS_J = tuple(10.0**k for k in range(1, 9))  # 10 J .. 100 MJ, one per decade
 _DURATION_BUCKETS_S = (0.25, 0.5, 1, 2, 4, 8, 16, 32)
-_LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30)
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30)
 GAUGE_WINDOWS = ("1h", "8h", "24h", "7d")
 # rolling gauge stem -> (feature name stem, help, factor): the window's statistic
 _ROLLING = {
@@ -198,7 +198,7 @@ class WorkerMetrics:
         self.latency = Histogram(
             name("processing_latency_seconds"),
             "From the event entering Kafka (record timestamp) to its risk record being sent.",
-            buckets=_LATENCY_BUCKETS_S, registry=r,
+            buckets=LATENCY_BUCKETS_S, registry=r,
         )  # fmt: skip
         self.consumer_lag = Gauge(
             name("consumer_lag_messages"), "Messages behind the log end, by partition.",
