@@ -1,0 +1,86 @@
+"""How results look on a console: alert lines, the demo summary, latency quantiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from daemon.cli.common import (
+    console,
+)
+
+
+def format_ms(seconds: float) -> str:
+    """A latency quantile; one beyond the histogram's top bucket is a bound, not a value."""
+    from daemon.metrics import LATENCY_BUCKETS_S
+
+    if seconds == float("inf"):
+        return f"> {LATENCY_BUCKETS_S[-1] * 1000:.0f} ms"
+    return "n/a" if seconds != seconds else f"{seconds * 1000:.0f} ms"
+
+
+STATE_STYLE = {"a": "green", "b": "yellow", "c": "dark_orange", "d": "bold red"}
+
+
+def render_alert(record: dict[str, Any]) -> str:
+    """One operator line: time, zone, state (coloured), kind, probability, top features."""
+    state = str(record.get("state", "?"))
+    style = STATE_STYLE.get(state, "white")
+    kind = record.get("kind", "?")
+    top = ", ".join(f"{f['feature']}={f['value']:.3g}" for f in record.get("top_features", [])[:3])
+    label = "ALL CLEAR" if kind == "all-clear" else f"STATE {state.upper()}"
+    prob = record.get("probability")
+    prob_text = f"p={prob:.2g}" if isinstance(prob, int | float) else "p=?"  # c can be 0.004
+    return (
+        f"{record.get('time', '?')}  [bold]{record.get('zone', '?'):<8}[/] "
+        f"[{style}]{label:<9}[/] {prob_text} "
+        f"(from {record.get('previous_state', '?')})"
+        + (f"  {top}" if top else "")
+        + f"  [dim]{record.get('alert_id', '')}[/]"
+    )
+
+
+def print_summary(summary: Any, speed: float | None) -> None:
+    """The demo's closing table, read from the worker's metrics endpoint."""
+    table = Table(title="seismowatch demo", show_header=False)
+    table.add_row("events in the synthetic export", str(summary.events))
+    table.add_row("events replayed / scored", f"{summary.sent} / {summary.scored}")
+    table.add_row("dead-lettered messages", str(summary.rejected))
+    for (kind, state), n in sorted(summary.alerts.items()):
+        if n:
+            table.add_row(f"alerts: {kind} to state {state}", str(n))
+    table.add_row("alerts in total", str(sum(summary.alerts.values())))
+    hits = sum(hit for *_, hit in summary.dangerous)
+    table.add_row("dangerous events (>= target) preceded by an alert in the horizon",
+                  f"{hits} of {len(summary.dangerous)}")
+    for when, zone, energy, hit in summary.dangerous:
+        table.add_row(f"  {when} {zone} {energy:,.0f} J", "alert open" if hit else "missed")
+    r = summary.retrainings
+    table.add_row(
+        "LSTM retrainings: promoted / rejected / skipped",
+        f"{r.get('promoted', 0)} / {r.get('rejected', 0)} / {r.get('skipped', 0)} "
+        f"(scoring now: {summary.lstm_version})",
+    )
+    queued = " (queued behind the replay)" if speed is None else ""
+    table.add_row(
+        f"processing latency p50 / p99{queued}",
+        f"{format_ms(summary.latency_p50_s)} / {format_ms(summary.latency_p99_s)}",
+    )
+    table.add_row("wall time", f"{summary.wall_s:.1f} s")
+    table.add_row("metrics endpoint (while running)", summary.metrics_url)
+    console.print(table)
+    console.print(scores_table(summary.roc_auc))
+
+
+def scores_table(roc_auc: dict[tuple[str, str], float]) -> Table:
+    """Models and baselines side by side: progressive ROC-AUC, one column per zone."""
+    from stream_models.monitor import COMPONENTS
+
+    zones = sorted({zone for zone, _ in roc_auc})
+    table = Table("model", *zones, title="progressive ROC-AUC on the learning target "
+                  "(n/a: not scored on it)")
+    for model in COMPONENTS:
+        cells = [roc_auc.get((zone, model), float("nan")) for zone in zones]
+        table.add_row(model, *("n/a" if v != v else f"{v:.3f}" for v in cells))
+    return table
