@@ -57,7 +57,7 @@ def backtest(
     model, baseline and alert threshold in one table across them."""
     from rich.progress import MofNCompleteColumn
 
-    from daemon import backtest_view
+    from daemon.offline import backtest_view
     from stream_models.backtest import iter_thresholds
 
     try:
@@ -92,7 +92,7 @@ def backtest(
             frame.to_parquet(scores_out, index=False)
         console.print(f"per-event scores written to {scores_out}")
     if report_out is not None:
-        from daemon.report import write_report
+        from daemon.offline.report import write_report
 
         events = [e for _, ev in runs for e in ev]
         with console.status("writing the report"):

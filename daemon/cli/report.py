@@ -33,7 +33,7 @@ def report(
 ) -> None:
     """The exploratory figures of FILE (correlations, 3D map, dynamics, PCA/t-SNE) as one
     self-contained HTML file."""
-    from daemon.report import write_report
+    from daemon.offline.report import write_report
 
     settings = settings_or_exit(config)
     events = read_for_models(file, fmt, mapping, tz, sheet, settings)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.report import BACKTEST, EXPLORATION
+from daemon.offline.report import BACKTEST, EXPLORATION
 from tests.fixtures import REPO, cli, synth_file
 
 EATON = REPO / "examples" / "data" / "toc2me_eaton2018.csv"
@@ -72,7 +72,7 @@ def test_exploration_report_of_the_real_catalog(tmp_path: Path) -> None:
 
 
 def test_large_files_use_webgl_and_stay_small(tmp_path: Path) -> None:
-    from daemon.report import MAX_POINTS, dynamics, events_frame
+    from daemon.offline.report import MAX_POINTS, dynamics, events_frame
     from replay.read import read_events
 
     data = synth_file(tmp_path / "busy.parquet", days=365, background_per_day=40.0)
