@@ -28,8 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from config.settings import load_settings  # noqa: E402
 from replay.columns import parse_mapping  # noqa: E402
+from replay.gits_export import write_gits  # noqa: E402
 from replay.read import read_events  # noqa: E402
-from replay.synth import SynthParams, generate, write_gits  # noqa: E402
+from replay.synth import SynthParams, generate  # noqa: E402
 from stream_models.backtest import collect  # noqa: E402
 from stream_models.events import Event  # noqa: E402
 from stream_models.monitor import ZoneMonitor  # noqa: E402

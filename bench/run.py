@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 from config.settings import TopicSettings, load_settings  # noqa: E402
 from daemon.demo import scrape, total  # noqa: E402
 from replay.broker import EmbeddedBroker, ensure_topics, free_port  # noqa: E402
+from replay.gits_export import write_gits  # noqa: E402
 from replay.read import read_events  # noqa: E402
 from replay.stream import SENT_AT_HEADER  # noqa: E402
-from replay.synth import SynthParams, generate, write_gits  # noqa: E402
+from replay.synth import SynthParams, generate  # noqa: E402
 
 MINE = ROOT / "config" / "synthetic-mine.toml"
 

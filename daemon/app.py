@@ -16,7 +16,8 @@ from typing import Any
 
 import faust
 
-from config.settings import KafkaSettings, Settings
+from config.kafka import KafkaSettings
+from config.settings import Settings
 from daemon import compat
 from daemon.metrics import WorkerMetrics
 from daemon.scoring import ScoringService

@@ -28,9 +28,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from config.settings import Settings, child_env
 from replay.broker import free_port, kafka_endpoint, port_open
 from replay.checkpoint import Checkpoint
+from replay.gits_export import write_gits
 from replay.read import read_events
 from replay.stream import KafkaSink, build_items, iter_replay
-from replay.synth import SynthParams, generate, write_gits
+from replay.synth import SynthParams, generate
 
 SYNTHETIC_MINE_TOML = Path(__file__).resolve().parents[1] / "config" / "synthetic-mine.toml"
 _WORKER_READY_TIMEOUT_S = 90.0

@@ -26,16 +26,16 @@ from typing import Any
 import numpy as np
 
 from stream_models.baselines import BASELINES, Baselines, WeekCounter
-from stream_models.bvalue import aki_utsu, completeness
 from stream_models.etas import EtasParams, EtasState, prior_params
 from stream_models.events import Event, utc_text
 from stream_models.features import ZoneFeatures
 from stream_models.fusion import FUSED, Stacker, clip_z, log_count, probability
-from stream_models.gr import log_tail, shrunk_b
+from stream_models.gr import log_tail
 from stream_models.hazard import HazardTracker, State, Transition
 from stream_models.labels import DelayedLabeler, RecentKeys, example_key
 from stream_models.metrics import ProgressiveScore
 from stream_models.policies import MonitorPolicy
+from stream_models.reference import LEARNING_SAMPLE, Reference, learning_target
 from stream_models.risk import INPUT_NAMES, OMORI_P, RiskModel, model_inputs
 from stream_models.sequence import STATIC_NAMES, SequenceModel, static_context
 
@@ -66,36 +66,6 @@ class Payload:
 
 PAYLOAD = Payload.layout(len(INPUT_NAMES))
 TARGET_BIT, LEARNING_BIT = 0, 1  # label bits: the alert target, the learning target
-LEARNING_SAMPLE = 100  # a zone's first events: they fix its learning target and references
-# learning-target events expected per horizon: then about 30 % of examples are positive,
-# P(at least one) = 1 - exp(-0.357) = 0.3: enough to learn from, rare enough to mean something
-LEARNING_PER_HORIZON = -math.log(0.7)
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A zone's completeness, b-value and background rate, as its first events showed them:
-    what the generic ETAS law and the Gutenberg-Richter lift use until a fit replaces them.
-    Fixed once the sample is complete, so they cannot reorder the zone's risks over time."""
-
-    mc_log_e: float
-    b_value: float
-    mu: float  # background events/s at or above Mc: half the sample's rate
-
-    @classmethod
-    def of(cls, sample: list[float], t_first: float, t_last: float) -> Reference:
-        """From a complete sample; before it is complete, a provisional reference with no
-        background (the rate of a burst's first hours would swamp the zone's risks)."""
-        arr = np.asarray(sample, float)
-        if arr.size < LEARNING_SAMPLE:
-            return cls(float(arr.min()), 1.0, 0.0)
-        mc = completeness(arr)
-        above = arr[arr >= mc - 1e-9]
-        span = t_last - t_first
-        return cls(mc, shrunk_b(aki_utsu(above, mc=mc)), 0.5 * above.size / span if span > 0
-                   else 0.0)  # fmt: skip
-
-
 class DuplicateEventError(ValueError):
     """The zone already applied an event with this id (a re-delivery or a re-export):
     applying it twice would count its energy and labels twice; nothing changes."""
@@ -136,21 +106,6 @@ class Advance:
 
     learned: np.ndarray
     transitions: list[Transition]
-
-
-def learning_target(ref: Reference, horizon_s: float, target_energy_j: float) -> float:
-    """The energy whose events a zone expects :data:`LEARNING_PER_HORIZON` times per horizon
-    (Gutenberg-Richter from its rate above Mc), between Mc and the alert target.
-
-    >>> ref = Reference(mc_log_e=0.5, b_value=1.0, mu=0.5 * 3.0 / 86400)   # 3 a day above Mc
-    >>> round(math.log10(learning_target(ref, 8 * 3600, 1e4)), 2)
-    1.17
-    """
-    per_horizon = 2 * ref.mu * horizon_s  # the reference background is half the sample's rate
-    log_l = ref.mc_log_e
-    if per_horizon > LEARNING_PER_HORIZON:
-        log_l += math.log10(per_horizon / LEARNING_PER_HORIZON) / (ref.b_value / 1.5)
-    return 10 ** min(log_l, math.log10(target_energy_j))
 
 
 class ZoneMonitor:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from replay.synth import SynthParams, generate, write_gits
+from replay.gits_export import write_gits
+from replay.synth import SynthParams, generate
 
 REPO = Path(__file__).resolve().parents[1]
 EATON = REPO / "examples" / "data" / "toc2me_eaton2018.csv"

@@ -39,8 +39,9 @@ def synth(
     """Write a physically plausible synthetic GITS export (see docs: the synthetic mine)."""
     from dataclasses import replace
 
+    from replay.gits_export import write_gits
     from replay.large_events import LARGE_LOG_E
-    from replay.synth import SynthParams, generate, with_precursors, write_gits, zones_toml
+    from replay.synth import SynthParams, generate, with_precursors, zones_toml
 
     params = SynthParams(days=days, seed=seed)
     if rate is not None:

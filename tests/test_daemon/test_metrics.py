@@ -11,9 +11,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from daemon.agents import dead_letter_source
 from daemon.demo import parse_samples
 from daemon.metrics import WorkerMetrics, ZoneSnapshot
+from replay.gits_export import write_gits
 from replay.read import read_events
 from replay.rejects import Reject
-from replay.synth import write_gits
 from stream_models.monitor import MonitorPolicy, ZoneMonitor
 from tests.fixtures import synth_frame
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from replay.exceptions import UnreadableFileError
+from replay.gits_export import to_gits_layout
 from replay.read import read_events
-from replay.synth import to_gits_layout
 from tests.fixtures import EATON, EATON_MAP, cli, synth_file, synth_frame
 
 TZ = "Asia/Novokuznetsk"
@@ -22,7 +22,7 @@ def test_xlsx_csv_parquet_give_identical_events(tmp_path: Path) -> None:
     frame = synth_frame(days=5)
     results = {}
     for ext in ("xlsx", "csv", "parquet"):
-        from replay.synth import write_gits
+        from replay.gits_export import write_gits
 
         path = write_gits(frame, tmp_path / f"m.{ext}")
         results[ext] = read_events(path, "gits", timezone=TZ)
@@ -64,7 +64,7 @@ def test_sheet_by_name_and_index_and_title_rows(tmp_path: Path) -> None:
 
 def test_out_of_order_rows_are_sorted(tmp_path: Path) -> None:
     frame = synth_frame(days=3).sample(frac=1.0, random_state=1)
-    from replay.synth import write_gits
+    from replay.gits_export import write_gits
 
     res = read_events(write_gits(frame, tmp_path / "shuffled.csv"), timezone=TZ)
     times = [e.time for e in res.events]

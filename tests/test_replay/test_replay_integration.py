@@ -12,8 +12,8 @@ import pytest
 
 from config.settings import load_settings
 from replay.broker import EmbeddedBroker, ensure_topics, free_port
+from replay.gits_export import to_gits_layout
 from replay.read import read_events
-from replay.synth import to_gits_layout
 from stream_models.events import Event
 from tests.fixtures import EATON, EATON_MAP, cli, cli_popen, consume_all, synth_file, synth_frame
 
@@ -207,7 +207,7 @@ def test_a_grown_export_replayed_again_sends_only_its_new_rows(
 ) -> None:
     """GITS exports are re-exported whole as the year goes on: replaying the 40-day export
     after the 30-day one puts every event on the topic exactly once; --fresh sends all."""
-    from replay.synth import write_gits
+    from replay.gits_export import write_gits
 
     frame = synth_frame(days=40)
     first = frame[frame["time"] < frame["time"].min().normalize() + pd.Timedelta(days=30)]

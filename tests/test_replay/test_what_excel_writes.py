@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from replay.gits_export import write_gits
 from replay.limits import Limits
 from replay.read import read_events
-from replay.synth import write_gits
 from tests.fixtures import cli, synth_frame
 
 TZ = "Asia/Novokuznetsk"
