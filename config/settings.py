@@ -143,6 +143,17 @@ class LstmSettings(BaseModel):
     device: str = "auto"  # "auto": CUDA when present, else CPU
 
 
+def known_timezone(name: str) -> str:
+    """``name`` if the tz database knows it, else ValueError (settings and ``--tz`` alike)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
 class InputSettings(BaseModel):
     """Plausibility limits on input rows: a row outside them is rejected with the reason,
     so a unit slip or a corrupt date cannot become a target or a negative Kafka time."""
@@ -190,13 +201,7 @@ class Settings(BaseSettings):
     @field_validator("gits_timezone", "catalog_timezone")
     @classmethod
     def _known_timezone(cls, name: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}") from None
-        return name
+        return known_timezone(name)
 
     @model_validator(mode="after")
     def _unique_zone_names(self) -> Settings:

@@ -110,25 +110,17 @@ class SentLedger:
         self._db.execute("CREATE TABLE IF NOT EXISTS sent (id TEXT PRIMARY KEY)")
 
     def known(self, ids: Iterable[str]) -> set[str]:
-        """Those of ``ids`` already acknowledged."""
-        out: set[str] = set()
-        chunk: list[str] = []
-        for ident in [*ids, None]:
-            if ident is not None:
-                chunk.append(ident)
-            if chunk and (ident is None or len(chunk) == 500):
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT id FROM sent WHERE id IN ({marks})", chunk)
-                out.update(r[0] for r in rows)
-                chunk = []
+        """Those of ``ids`` already acknowledged (asked in chunks: SQLite bounds parameters)."""
+        ids, out = list(ids), set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT id FROM sent WHERE id IN ({marks})", chunk)
+            out.update(r[0] for r in rows)
         return out
 
     def add(self, ids: Iterable[str]) -> None:
         self._db.executemany("INSERT OR IGNORE INTO sent VALUES (?)", ((i,) for i in ids))
-        self._db.commit()
-
-    def clear(self) -> None:
-        self._db.execute("DELETE FROM sent")
         self._db.commit()
 
     def close(self) -> None:

@@ -105,7 +105,7 @@ def read_events(
                 Reject(path.name, row_number, err.column, _text(err.value), err.reason, raw)
             )
             continue
-        place = (event.timestamp, event.x, event.y, event.z)
+        place = event.place
         earlier = seen_ids.get(event.event_id)
         if earlier is not None:
             column = columns.header_of("event_id") if "event_id" in columns.index else "event_id"

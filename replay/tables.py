@@ -115,11 +115,11 @@ def _open_xlsx(path: Path, sheet: str | int | None) -> RawTable:
     return RawTable(path, headers, rows())
 
 
-def _first_rows(it: Iterator[tuple[object, ...]]) -> list[tuple[object, ...]]:
+def _first_rows(it: Iterator[Sequence[object]]) -> list[Sequence[object]]:
     return [row for _, row in zip(range(_HEADER_SCAN_ROWS), it, strict=False)]
 
 
-def _header_index(rows: list[tuple[object, ...]]) -> int | None:
+def _header_index(rows: list[Sequence[object]]) -> int | None:
     """The row with the most recognised column names, if it has enough of them."""
     best = max(range(len(rows)), key=lambda i: count_known(rows[i]), default=None)
     return best if best is not None and count_known(rows[best]) >= _MIN_KNOWN_HEADERS else None
@@ -146,35 +146,34 @@ def _lines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", " ")
 
 
-def _find_header(text: str) -> tuple[int, str, list[str]]:
+def _find_header(text: str) -> tuple[int, str, list[str]] | None:
     """(row index, delimiter, cells) of the row with the most recognised column names in the
     first rows under each delimiter: data rows (ragged ones too) never decide it."""
-    best: tuple[int, int, str, list[str]] = (-1, 0, ";", [])
+    best: tuple[int, int, str, list[str]] | None = None  # (names known, index, delimiter, row)
     for delimiter in _DELIMITERS:
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
         try:
-            for i, row in zip(range(_HEADER_SCAN_ROWS), reader, strict=False):
-                known = count_known(row)
-                if known > best[0]:
-                    best = (known, i, delimiter, row)
+            rows = _first_rows(csv.reader(io.StringIO(text), delimiter=delimiter))
         except csv.Error:
             continue
-    known, index, delimiter, cells = best
-    return (index, delimiter, cells) if known >= _MIN_KNOWN_HEADERS else (-1, delimiter, cells)
+        i = _header_index(rows)
+        if i is not None and (best is None or count_known(rows[i]) > best[0]):
+            best = (count_known(rows[i]), i, delimiter, list(rows[i]))
+    return best[1:] if best is not None else None
 
 
 def _open_csv(path: Path) -> RawTable:
     text = _lines(_decode(path))
     if not text.strip():
         raise UnreadableFileError(path, "file is empty")
-    index, delimiter, headers = _find_header(text)
-    if index < 0:
+    found = _find_header(text)
+    if found is None:
         first = next(csv.reader(io.StringIO(text), delimiter=";"), [])
         raise UnreadableFileError(
             path,
             f"no recognisable columns in the first {_HEADER_SCAN_ROWS} lines (first line "
             f"{[c[:40] for c in first[:8]]}); is this a GITS export or a catalog?",
         )
+    index, delimiter, headers = found
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     for _ in range(index + 1):  # the title block and the header
         next(reader)

@@ -85,6 +85,12 @@ class Event:
         """Event time as POSIX seconds."""
         return self.time.timestamp()
 
+    @property
+    def place(self) -> tuple[float, float, float, float]:
+        """Time and location: two rows with the same place are the same event, whatever
+        their ids (an export may renumber its rows)."""
+        return (self.timestamp, self.x, self.y, self.z)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict, the body of the wire message."""
         out = asdict(self)

@@ -8,12 +8,11 @@ import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 
-from config.settings import Settings, load_settings
+from config.settings import Settings, known_timezone, load_settings
 from replay.exceptions import SeismowatchError
 
 app = typer.Typer(
@@ -21,8 +20,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Near-real-time seismic-hazard monitoring for underground coal mines.",
 )
-
-
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective settings.")
 app.add_typer(config_app, name="config")
 
@@ -34,8 +31,6 @@ def _width(stream: Any) -> int | None:
 
 
 console = Console(width=_width(sys.stdout))
-
-
 err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
@@ -43,30 +38,17 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML settings file.", exists=False, dir_okay=False),
 ]
-
-
 FileArg = Annotated[Path, typer.Argument(help="GITS export (.xlsx/.csv/.parquet) or catalog")]
-
-
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="gits or catalog")]
-
-
 MapOpt = Annotated[
     list[str] | None,
     typer.Option("--map", help="field=header, repeatable, e.g. --map magnitude=MW"),
 ]
-
-
 TzOpt = Annotated[
     str | None,
     typer.Option("--tz", help="Time zone of naive times in the file (default per format)"),
 ]
-
-
 SheetOpt = Annotated[str | None, typer.Option(help="Sheet name or 0-based index (.xlsx)")]
-# the CLI flag behind each setting a command may override, for error messages
-
-
 BootstrapOpt = Annotated[
     str | None,
     typer.Option(
@@ -74,15 +56,13 @@ BootstrapOpt = Annotated[
     ),
 ]
 
-
+# the CLI flag behind each setting a command may override, for error messages
 FLAGS = {"kafka.bootstrap_servers": "--bootstrap", "alerts.target_energy_j": "--target-energy",
          "alerts.horizon_h": "--horizon", "metrics_port": "--metrics-port",
          "state_dir": "--state-dir"}  # fmt: skip
 
 
 def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
-    import os
-
     from pydantic import ValidationError
 
     from config.keys import explain
@@ -107,18 +87,15 @@ def bad_option(option: str, message: str) -> typer.Exit:
 
 def file_timezone(tz: str | None, settings: Settings, fmt: str) -> str:
     """The file's time zone: ``--tz``, else the format's setting; refused if unknown."""
-    from zoneinfo import ZoneInfoNotFoundError
-
     name = tz or (settings.gits_timezone if fmt == "gits" else settings.catalog_timezone)
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise bad_option("--tz", f"unknown time zone {name!r} (e.g. Asia/Novokuznetsk)") from None
-    return name
+        return known_timezone(name)
+    except ValueError as exc:
+        raise bad_option("--tz", f"{exc} (e.g. Asia/Novokuznetsk)") from None
 
 
-def read_file(file: Path, fmt: str, mapping: list[str] | None, tz: str | None, sheet: str | None,
-          settings: Settings) -> Any:  # fmt: skip
+def read_file(file: Path, fmt: str, mapping: list[str] | None, tz: str | None,
+              sheet: str | None, settings: Settings) -> Any:  # fmt: skip
     """Read FILE as every command does (format, zones, limits); a file that cannot be read
     at all is a one-line error, exit 2. Rejected rows stay in the result."""
     from replay.columns import ColumnError, parse_mapping
@@ -202,12 +179,12 @@ def hours(text: str, option: str = "--horizon") -> float:
     """``8h``, ``30m``, ``2d`` or a number of hours; finite and positive."""
     units = {"m": 1 / 60, "h": 1.0, "d": 24.0}
     try:
-        hours = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except ValueError:
-        hours = float("nan")
-    if not 0 < hours < float("inf"):
+        value = float("nan")
+    if not 0 < value < float("inf"):
         raise bad_option(option, f"{text!r} is not a positive duration (e.g. 8h, 30m or 2d)")
-    return hours
+    return value
 
 
 def json_safe(value: Any) -> Any:

@@ -90,6 +90,7 @@ def replay(
     ledger: Any = None
     try:
         with kafka_endpoint(settings, announce=lambda m: console.print(f"[cyan]{m}[/]")) as bs:
+            cluster = cluster_id(settings, bs)
             key = replay_key(
                 file_digest(file),
                 fmt,
@@ -100,17 +101,17 @@ def replay(
                 hi,
                 settings.topics.all(),
                 settings.zones,
-                cluster_id(settings, bs),
+                cluster,
             )
             checkpoint = Checkpoint.load(settings.state_dir / "replay" / f"{key[:16]}.json", key)
             if fresh:
                 checkpoint = Checkpoint(checkpoint.path, key)
             items = build_items(events, result.rejects, settings)
             # what the destination already holds, whatever file it came from
-            destination = replay_key(settings.topics.all(), cluster_id(settings, bs))
+            destination = replay_key(settings.topics.all(), cluster)
             ledger = SentLedger(settings.state_dir / "replay" / f"sent-{destination[:16]}.sqlite")
             idents = [*(f"r:{r.file}:{r.row}" for r in result.rejects),
-                      *(f"e:{e.timestamp:.3f}|{e.x:.3f}|{e.y:.3f}|{e.z:.3f}" for e in events)]
+                      *(f"e:{e.place!r}" for e in events)]  # the reader's duplicate rule
             known = set() if fresh else ledger.known(idents)
             for item, ident in zip(items, idents, strict=True):
                 if ident in known and not checkpoint.is_acked(item.index):
