@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -56,18 +56,36 @@ def check_environ(environ: Mapping[str, str], model: type[BaseModel]) -> None:
         rest = name[len(ENV_PREFIX) :].lower()
         if rest.upper() in NOT_SETTINGS or not rest:
             continue
-        nested: dict[str, Any] = {}
-        target = nested
-        *parents, leaf = rest.split("__")
-        for part in parents:
-            target = target.setdefault(part, {})
-        target[leaf] = "…"
-        for key, hint in unknown_keys(nested, model):
-            env = f" ({ENV_PREFIX}{hint.replace('.', '__').upper()})" if hint else ""
-            suggestion = f"; did you mean {hint!r}{env}?" if hint else ""
+        for key, hint in unknown_keys(nest([(rest, "…")], "__"), model):
+            suggestion = f"; did you mean {hint!r} ({env_name(hint)})?" if hint else ""
             raise UnknownSettingError(
                 f"environment variable {name}: unknown setting {key!r}{suggestion}"
             )
+
+
+def nest(pairs: Iterable[tuple[str, Any]], sep: str = ".") -> dict[str, Any]:
+    """Nested dicts from ``sep``-joined keys: how flags and variables name nested settings.
+
+    >>> nest([("alerts.horizon_h", 8), ("alerts.hysteresis", 0.1), ("partitions", 3)])
+    {'alerts': {'horizon_h': 8, 'hysteresis': 0.1}, 'partitions': 3}
+    """
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        target = out
+        *parents, leaf = key.split(sep)
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return out
+
+
+def env_name(dotted: str) -> str:
+    """The variable that sets a dotted setting.
+
+    >>> env_name("alerts.horizon_h")
+    'SEISMOWATCH_ALERTS__HORIZON_H'
+    """
+    return ENV_PREFIX + dotted.replace(".", "__").upper()
 
 
 def unknown_keys(
@@ -140,8 +158,7 @@ def explain(
     lines = []
     for err in errors:
         dotted = ".".join(str(p) for p in err.get("loc", ()) if not str(p).isdigit())
-        env = ENV_PREFIX + dotted.replace(".", "__").upper()
-        top = ENV_PREFIX + dotted.split(".")[0].upper()
+        env, top = env_name(dotted), env_name(dotted.split(".")[0])
         if dotted in flags:
             where = flags[dotted]
         elif env in environ or top in environ:

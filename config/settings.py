@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from config.kafka import KafkaSettings
-from config.keys import check_environ, check_toml
+from config.keys import check_environ, check_toml, nest
 from replay.limits import Limits
 from stream_models.hazard import HazardPolicy
 from stream_models.policies import MonitorPolicy, RetrainPolicy, TrainConfig
@@ -299,15 +299,7 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     if config is not None:
         check_toml(Path(config), Settings)
     check_environ(os.environ, Settings)
-    nested: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        target = nested
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[leaf] = value
+    nested = nest((k, v) for k, v in overrides.items() if v is not None)
     token = _toml_path.set(Path(config) if config is not None else None)
     try:
         if nested:
