@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -40,10 +41,13 @@ RATES = np.exp(np.arange(math.log(3e-9), math.log(30.0) + 1e-9, math.log(10) / 3
 _H = math.log(10) / 3  # spacing of the log grid: the quadrature weight
 ALPHAS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # productivity per magnitude unit
 LOG_E_REF = 4.0  # productivity is counted relative to 10^4 J: keeps the sums in range
+_ALPHAS_PER_LOG_E = np.asarray(ALPHAS) / 1.5
 
 
+@lru_cache(maxsize=256)
 def omori_weights(c_s: float, p: float) -> np.ndarray:
-    """Quadrature weights w_k with sum_k w_k exp(-s_k tau) ~ (tau + c)^-p.
+    """Quadrature weights w_k with sum_k w_k exp(-s_k tau) ~ (tau + c)^-p (read-only:
+    cached, as scoring asks for the same few laws on every event).
 
     >>> w = omori_weights(60.0, 1.1)
     >>> tau = np.array([0.0, 3600.0, 86400.0])
@@ -52,7 +56,17 @@ def omori_weights(c_s: float, p: float) -> np.ndarray:
     [1.0, 1.0, 1.0]
     """
     log_w = math.log(_H) + p * np.log(RATES) - RATES * c_s - gammaln(p)
-    return np.exp(log_w)
+    w = np.exp(log_w)
+    w.flags.writeable = False
+    return w
+
+
+@lru_cache(maxsize=64)
+def _reach(horizon_s: float) -> np.ndarray:
+    """int_0^H exp(-s_k tau) dtau for each rate: how much of each decay falls in the horizon."""
+    r = (1 - np.exp(-RATES * horizon_s)) / RATES
+    r.flags.writeable = False
+    return r
 
 
 def productivity(log_e: float | np.ndarray, alphas: Sequence[float] = ALPHAS) -> np.ndarray:
@@ -104,9 +118,14 @@ def prior_params(mc_log_e: float, mu: Mapping[str, float] | None = None,
     """The generic law, never fitted: the Omori-weighted sum seismologists start from
     (alpha 1 per magnitude, c = 60 s, p = 1.1; Reasenberg & Jones 1989 use p ~ 1.1), with
     productivity for a branching ratio of 0.5 at b = 1."""
-    base = EtasParams({}, 1.0, 1.0, 60.0, 1.1, mc_log_e)
-    k = 0.5 / base.branching_ratio()
-    return EtasParams(dict(mu or {}), k, 1.0, 60.0, 1.1, mc_log_e, "prior", b_value)
+    return EtasParams(dict(mu or {}), _prior_k(mc_log_e), 1.0, 60.0, 1.1, mc_log_e, "prior",
+                      b_value)
+
+
+@lru_cache(maxsize=1024)
+def _prior_k(mc_log_e: float) -> float:
+    """The generic law's productivity: a zone asks for it on every event, at a fixed Mc."""
+    return 0.5 / EtasParams({}, 1.0, 1.0, 60.0, 1.1, mc_log_e).branching_ratio()
 
 
 class EtasState:
@@ -135,7 +154,7 @@ class EtasState:
             self.sums *= np.exp(-RATES * (t - self.t))
         else:
             self.t0 = t
-        self.sums += productivity(log_e).T
+        self.sums += (10 ** ((log_e - LOG_E_REF) * _ALPHAS_PER_LOG_E))[:, None]  # productivity
         self.t = t
         self.n += 1
         self.n_above += int(log_e >= mc_log_e)
@@ -154,8 +173,7 @@ class EtasState:
                  weights: np.ndarray | None = None) -> float:  # fmt: skip
         """Events at or above Mc expected in (t, t + horizon]: background + aftershocks."""
         w = omori_weights(params.c_s, params.p) if weights is None else weights
-        reach = (1 - np.exp(-RATES * horizon_s)) / RATES
-        trig = params.k * float((w * reach) @ self._decayed(t, params.alpha_index))
+        trig = params.k * float((w * _reach(horizon_s)) @ self._decayed(t, params.alpha_index))
         return self.background(params, zone, t) * horizon_s + trig
 
     def background(self, params: EtasParams, zone: str, t: float) -> float:

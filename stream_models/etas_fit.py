@@ -116,7 +116,7 @@ def _fit_alpha(terms: Mapping[str, _ZoneTerms], zones: list[str], a: int, alpha:
     def negll(x: np.ndarray) -> tuple[float, np.ndarray]:
         log_k, log_c, p = x[-3:]
         k, c = math.exp(log_k), math.exp(log_c)
-        w = omori_weights(c, p)
+        w = omori_weights.__wrapped__(c, p)  # a new law each step: not for the cache
         dw_c, dw_p = w * (-RATES * c), w * (log_s - digamma(p))
         ll, grad = 0.0, np.zeros_like(x)
         for zi, z in enumerate(zones):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -100,8 +101,8 @@ class DelayedLabeler:
             done -= 1
         while done < n and times[done] + h < t:
             done += 1
-        out = rows[:done].copy()
         if done:
+            out = rows[:done].copy()
             rows[: n - done] = rows[done:n]
             self.n = n = n - done
             # relax the stride as far as the occupancy it would lead to stays within half
@@ -113,6 +114,8 @@ class DelayedLabeler:
         if n and energy_j == energy_j:
             before = int(np.searchsorted(times[:n], t, side="left"))  # waiting since before t
             np.maximum(rows["max_e"][:before], energy_j, out=rows["max_e"][:before])
+        if not done:  # the common case: nothing released, no array to build
+            return _none_released(self.width, len(self.thresholds_j))
         return _labelled(out, self.thresholds_j)
 
     def add(self, t: float, key: int, payload: Sequence[float] | np.ndarray) -> bool:
@@ -153,11 +156,22 @@ class DelayedLabeler:
         return lab
 
 
+def _released_dtype(width: int, n_labels: int) -> np.dtype:
+    return np.dtype([("t", "<f8"), ("key", "<i8"), ("labels", "?", (n_labels,)),
+                     ("x", "<f4", (width,))])  # fmt: skip
+
+
+@lru_cache(maxsize=16)
+def _none_released(width: int, n_labels: int) -> np.ndarray:
+    """The empty release, shared (read-only): most events release nothing."""
+    out = np.zeros(0, _released_dtype(width, n_labels))
+    out.flags.writeable = False
+    return out
+
+
 def _labelled(rows: np.ndarray, thresholds_j: Sequence[float]) -> np.ndarray:
     """Released rows with ``labels``: a bool per threshold, read off the largest energy."""
-    width = rows.dtype["x"].shape[0]
-    out = np.zeros(len(rows), [("t", "<f8"), ("key", "<i8"), ("labels", "?", (len(thresholds_j),)),
-                               ("x", "<f4", (width,))])  # fmt: skip
+    out = np.zeros(len(rows), _released_dtype(rows.dtype["x"].shape[0], len(thresholds_j)))
     out["t"], out["key"], out["x"] = rows["t"], rows["key"], rows["x"]
     out["labels"] = rows["max_e"][:, None] >= np.asarray(thresholds_j, float)[None, :]
     return out

@@ -192,9 +192,12 @@ class ZoneMonitor:
                 f"event {event.event_id} was already applied in zone {self.zone}: not again"
             )
         matured = self.advance(t)
-        learned = np.concatenate([matured.learned, self.labeler.advance(t, event.energy_j)])
-        for row in learned[len(matured.learned) :]:
+        released = self.labeler.advance(t, event.energy_j)
+        for row in released:
             self._learn(row)
+        learned = (np.concatenate([matured.learned, released])
+                   if len(released) and len(matured.learned) else released if len(released)
+                   else matured.learned)  # fmt: skip
         features = self.features.update(event, t)
         log_e = event.log_energy
         ref = self._sample(log_e, t)
