@@ -143,18 +143,38 @@ def recommend(c: Collected, per_week: float, policy: HazardPolicy, target_energy
     above = candidates[candidates > c_thr] if (candidates > c_thr).any() else np.array([c_thr])
     d_thr = _lowest_within(c, above, per_week * _D_SHARE, policy, 3, c_thr)
     d_thr = max(d_thr, c_thr * 1.05)
-    b_thr = min(_time_quantile(c, score, policy.horizon_s, _B_TIME), c_thr / 2)
-    thresholds = [float(f"{v:.3g}") for v in (b_thr, c_thr, min(d_thr, 1.0))]
-    if not thresholds[0] < thresholds[1] < thresholds[2]:
-        thresholds = sorted({*thresholds})
-    pol = replace(policy, thresholds=tuple(thresholds))  # type: ignore[arg-type]
-    fig_c = alarm_figures(c, score, pol, 2, target_energy_j)
+    b_time = _time_quantile(c, score, policy.horizon_s, _B_TIME)
+    while True:  # the search set b and d apart; with all three, c must still keep the budget
+        b_thr = min(b_time, c_thr / 2)
+        thresholds = [float(f"{b_thr:.3g}"), _ceil3(c_thr), _ceil3(min(d_thr, 1.0))]
+        if not thresholds[0] < thresholds[1] < thresholds[2]:
+            thresholds = sorted({*thresholds})
+        pol = replace(policy, thresholds=tuple(thresholds))  # type: ignore[arg-type]
+        fig_c = alarm_figures(c, score, pol, 2, target_energy_j)
+        higher = candidates[candidates > thresholds[1]]
+        if fig_c["raises_per_zone_week"] <= per_week or not higher.size:
+            break
+        c_thr = float(higher[0])
+        d_thr = max(d_thr, c_thr * 1.05)
     fig_d = alarm_figures(c, score, pol, 3, target_energy_j)
     toml = (f"[alerts]\n# at most {per_week:g} raise(s) to c per zone per week{label}: "
             f"{fig_c['raises_per_zone_week']:.2f} to c, {fig_d['raises_per_zone_week']:.2f} to d\n"
             f"thresholds = [{thresholds[0]:.3g}, {thresholds[1]:.3g}, {thresholds[2]:.3g}]\n")
     return {"per_zone_week": per_week, "thresholds": thresholds, "state_c": fig_c,
             "state_d": fig_d, "toml": toml}
+
+
+def _ceil3(v: float) -> float:
+    """``v`` rounded up to 3 significant digits: a rounded threshold never lets more in.
+
+    >>> _ceil3(0.0036812), _ceil3(0.00368), _ceil3(1.0)
+    (0.00369, 0.00368, 1.0)
+    """
+    if v <= 0:
+        return v
+    step = 10.0 ** (math.floor(math.log10(v)) - 2)
+    out = float(f"{math.ceil(v / step) * step:.3g}")
+    return out if out >= v else float(f"{(math.ceil(v / step) + 1) * step:.3g}")
 
 
 def _time_quantile(c: Collected, score: np.ndarray, horizon_s: float, share: float) -> float:
