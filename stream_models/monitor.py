@@ -8,8 +8,10 @@ ETAS forecast (the promoted fit, or the prior before one), the River and LSTM
 probabilities of the learning target (the LSTM one step of the zone's carried
 state) lifted to the alert target by Gutenberg-Richter, the baselines, and the
 fused risk (:class:`~stream_models.fusion.Stacker`, anchored on the ETAS law) that drives the hazard
-state; when labels mature it teaches the online models and the stacker and
-scores every component progressively, on both targets. Its state is
+state, after a last recalibration on the alert target's own labels
+(:class:`~stream_models.calibration.AlertCalibrator`); when labels mature it
+teaches the online models, the stacker and the calibration and scores every
+component progressively, on both targets. Its state is
 fixed-shape arrays and small scalars (:meth:`to_state`), except the River
 model, pickled into the daemon's state directory, and the LSTM and ETAS fits,
 which live in the model registry.
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from stream_models.baselines import BASELINES, Baselines, WeekCounter
+from stream_models.calibration import AlertCalibrator
 from stream_models.etas import EtasParams, EtasState, prior_params
 from stream_models.events import Event, utc_text
 from stream_models.features import ZoneFeatures
@@ -54,12 +57,13 @@ class Payload:
     learning: slice  # each expert's log expected count of learning-target events, then fused
     shift: slice  # the baselines' bin inputs
     static: slice  # the LSTM's static context
+    fused_alert: slice  # the fused log expected count of targets, before calibration
     width: int
 
     @classmethod
     def layout(cls, n_inputs: int) -> Payload:
         edges = np.cumsum([0, n_inputs, len(COMPONENTS), len(EXPERTS) + 1, len(_SHIFT_KEYS),
-                           len(STATIC_NAMES)]).tolist()  # fmt: skip
+                           len(STATIC_NAMES), 1]).tolist()  # fmt: skip
         parts = [slice(a, b) for a, b in itertools.pairwise(edges)]
         return cls(*parts, width=edges[-1])
 
@@ -142,6 +146,7 @@ class ZoneMonitor:
                                  min_learned=pol.min_examples)  # fmt: skip
         self.stacker = Stacker(EXPERTS, ANCHOR, pol.stacker_lr, pol.stacker_l2,
                                pol.stacker_calibration_lr)
+        self.calibrator = AlertCalibrator()
         self.learning_j = pol.learning_j
         self.sample: list[float] | None = []  # the zone's first log10 E, until they fix things
         self.reference: Reference | None = None
@@ -238,13 +243,14 @@ class ZoneMonitor:
         }  # fmt: skip
         learning[FUSED] = self.stacker.predict_one(learning)
         up = log_tail(log_l, log_t, b)  # learning target -> alert target, Gutenberg-Richter
+        fused_alert = learning[FUSED] + up
         components = {
             **{e: probability(_log_expected(expected[e], law, log_t)) for e, law in laws.items()},
             "etas": (probability(_log_expected(expected["etas"], etas, log_t)) if fitted
                      else math.nan),
             **{e: probability(learning[e] + up) if math.isfinite(learning[e]) else math.nan
                for e in ("river", "lstm")},
-            FUSED: probability(learning[FUSED] + up),
+            FUSED: probability(self.calibrator.predict_one(fused_alert)),
             **self.baselines.predict(table_x),
         }  # fmt: skip
         fused = components[FUSED]
@@ -256,6 +262,7 @@ class ZoneMonitor:
         payload[PAYLOAD.learning] = [learning[e] for e in (*EXPERTS, FUSED)]
         payload[PAYLOAD.shift] = [_finite_or_zero(features.get(k)) for k in _SHIFT_KEYS]
         payload[PAYLOAD.static] = static
+        payload[PAYLOAD.fused_alert] = fused_alert
         self.labeler.add(t, key, payload)
         self.events += 1
         return Outcome(
@@ -346,6 +353,7 @@ class ZoneMonitor:
                                       strict=True)), y_l)  # fmt: skip
         learning = dict(zip((*EXPERTS, FUSED), payload[PAYLOAD.learning].tolist(), strict=True))
         self.stacker.learn_one(learning, y_l)
+        self.calibrator.learn_one(float(payload[PAYLOAD.fused_alert][0]), y_t)
         table_x = dict(zip(_SHIFT_KEYS, payload[PAYLOAD.shift].tolist(), strict=True))
         self.baselines.learn(table_x, y_t)
         self.experts.learn(table_x, y_l)
@@ -376,6 +384,7 @@ class ZoneMonitor:
             "baselines": self.baselines.to_state(),
             "experts": self.experts.to_state(),
             "stacker": self.stacker.to_state(),
+            "calibrator": self.calibrator.to_state(),
             "scores": {k: v.to_state() for k, v in self.scores.items()},
             "learning_scores": {k: v.to_state() for k, v in self.learning_scores.items()},
             "learning_positives": self.learning_positives,
@@ -408,6 +417,7 @@ class ZoneMonitor:
         mon.baselines.restore(state["baselines"])
         mon.experts.restore(state["experts"])
         mon.stacker = Stacker.from_state(state["stacker"])
+        mon.calibrator = AlertCalibrator.from_state(state["calibrator"])
         mon.scores.update({k: ProgressiveScore.from_state(v) for k, v in state["scores"].items()})
         mon.learning_scores.update({k: ProgressiveScore.from_state(v)
                                     for k, v in state["learning_scores"].items()})  # fmt: skip
