@@ -10,10 +10,12 @@ matured labels,
 
 where ``z`` is the fused log expected count of targets. The correction is
 learned at once (AdaGrad on log loss, the slope held above -0.9 so the ranking
-at one time is kept) but applied with the weight ``w`` of the positives seen,
-a credibility weight: a zone with a handful of dangerous events a year keeps
-the Gutenberg-Richter forecast almost as it is, a catalog with dozens of them
-is calibrated by its own record.
+at one time is kept) but applied with the weight ``w`` of the positive labels
+seen (examples a target followed within the horizon), a credibility weight: a
+zone with a handful of dangerous events a year (about three positive labels
+each on the synthetic mine) keeps most of its Gutenberg-Richter forecast, a
+catalog with dozens of them, each preceded by busy hours, is calibrated by its
+own record.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 from stream_models.fusion import clip_z
 
 PIVOT = -3.0  # the slope turns about here: about one target in twenty horizons
-CREDIBILITY = 20.0  # positives at which the learned correction counts half
+CREDIBILITY = 20.0  # positive labels at which the learned correction counts half
 _MIN_SLOPE = -0.9  # c1 above this: the forecast keeps its direction
 
 
