@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from functools import partial
@@ -32,6 +35,26 @@ if TYPE_CHECKING:
     from stream_models.monitor import Payload
 
 log = logging.getLogger(__name__)
+
+
+def training_pool() -> ProcessPoolExecutor:
+    """One training process, spawned (no fork of a running event loop), that ends with its
+    parent: a worker killed outright (SIGKILL, the OOM killer) must not leave it training."""
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=exit_with_parent,
+                               initargs=(os.getpid(),))  # fmt: skip
+
+
+def exit_with_parent(parent_pid: int, every_s: float = 1.0) -> None:
+    """In a child: a daemon thread ends the process once ``parent_pid`` is no longer its
+    parent (the parent died and the child was handed to init)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def score(model: SequenceModel, histories: Mapping[str, ZoneHistory], index: Index
@@ -208,8 +231,7 @@ class Retrainer:
 
     def _pool(self) -> Executor:
         if self._executor is None:
-            ctx = multiprocessing.get_context("spawn")  # no fork of a running event loop
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+            self._executor = training_pool()
         return self._executor
 
     def commit(self) -> None:
