@@ -11,6 +11,7 @@ scorer loads what passed when the job is done, without a restart.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -35,14 +36,22 @@ if TYPE_CHECKING:
     from stream_models.monitor import Payload
 
 log = logging.getLogger(__name__)
+_TRAINING_NICENESS = 10  # added to the worker's: training yields the CPU to scoring
 
 
 def training_pool() -> ProcessPoolExecutor:
-    """One training process, spawned (no fork of a running event loop), that ends with its
-    parent: a worker killed outright (SIGKILL, the OOM killer) must not leave it training."""
+    """One training process, spawned (no fork of a running event loop), at a lower CPU
+    priority (scoring comes first when a replayed year retrains every few seconds), that
+    ends with its parent: a worker killed outright must not leave it training."""
     ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=exit_with_parent,
+    return ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_training_process,
                                initargs=(os.getpid(),))  # fmt: skip
+
+
+def _training_process(parent_pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.nice(_TRAINING_NICENESS)
+    exit_with_parent(parent_pid)
 
 
 def exit_with_parent(parent_pid: int, every_s: float = 1.0) -> None:

@@ -44,3 +44,13 @@ def test_the_training_process_exits_when_its_worker_is_killed() -> None:
     if alive:
         os.kill(child, signal.SIGKILL)
     assert not alive, "the training process outlived its killed worker"
+
+
+def test_training_yields_the_cpu_to_scoring() -> None:
+    from stream_models.retrain import training_pool
+
+    pool = training_pool()
+    try:
+        assert pool.submit(os.nice, 0).result(timeout=60) > os.nice(0)
+    finally:
+        pool.shutdown()
