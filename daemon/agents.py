@@ -41,9 +41,10 @@ def register(app: faust.App, events: Any, mine: Any, service: ScoringService,
              settings: Settings) -> None:  # fmt: skip
     @app.task
     async def quiet_client_loggers() -> None:
-        """Faust's worker turns client debug logs on; each costs a LogRecord per request."""
+        """Faust's worker turns debug logs on for the clients and for Faust itself; each
+        costs a LogRecord per request or per message sent (4 % of the worker's time)."""
         level = logging.getLogger().getEffectiveLevel()
-        for name in ("aiokafka", "kafka"):
+        for name in ("aiokafka", "kafka", "faust", "mode"):
             logging.getLogger(name).setLevel(max(level, logging.INFO))
 
     async def score(stream: Any) -> None:
