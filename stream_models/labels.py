@@ -96,11 +96,14 @@ class DelayedLabeler:
         """
         rows, n, h = self.rows, self.n, self.horizon_s
         times = rows["t"]
-        done = int(np.searchsorted(times[:n], t - h, side="left"))
-        while done and not times[done - 1] + h < t:  # the rule is t_i + h < t, to the bit
-            done -= 1
-        while done < n and times[done] + h < t:
-            done += 1
+        if not n or not times[0] + h < t:  # the oldest still waits: nothing to release
+            done = 0
+        else:
+            done = int(np.searchsorted(times[:n], t - h, side="left"))
+            while done and not times[done - 1] + h < t:  # the rule is t_i + h < t, to the bit
+                done -= 1
+            while done < n and times[done] + h < t:
+                done += 1
         if done:
             out = rows[:done].copy()
             rows[: n - done] = rows[done:n]
@@ -112,7 +115,8 @@ class DelayedLabeler:
                 grown *= 2
                 self.seen = 0
         if n and energy_j == energy_j:
-            before = int(np.searchsorted(times[:n], t, side="left"))  # waiting since before t
+            before = (n if times[n - 1] < t  # waiting since before t: usually all of them
+                      else int(np.searchsorted(times[:n], t, side="left")))  # fmt: skip
             np.maximum(rows["max_e"][:before], energy_j, out=rows["max_e"][:before])
         if not done:  # the common case: nothing released, no array to build
             return _none_released(self.width, len(self.thresholds_j))
