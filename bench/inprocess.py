@@ -2,11 +2,11 @@
 
 Run by hand: ``.venv/bin/python bench/inprocess.py [--events N]``. It measures the
 one-off import of the LSTM stack, then the in-process backtest (the daemon's own
-:class:`MineRunner`, LSTM retrained in-line)
-on the example catalog and on the synthetic year, the cost of each stage per
-event, one zone's state bytes after a 10x burst of the example catalog's densest
-8 hours, and the RSS of a long synthetic stream at two points. It prints JSON
-and writes ``bench/last-inprocess.json``.
+:class:`MineRunner`, LSTM retrained in-line) on the example catalog and on the
+synthetic year, with and without the refits, the cost of each stage per event,
+one zone's state bytes after a 10x burst of the example catalog's densest 8 hours,
+and the RSS of a long synthetic stream at two points. It prints JSON and writes
+``bench/last-inprocess.json``.
 """
 
 from __future__ import annotations

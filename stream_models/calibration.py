@@ -55,7 +55,6 @@ class AlertCalibrator:
         self.lr, self.l2 = lr, l2
         self.beta = np.zeros(2)  # c0, c1
         self.g2 = np.zeros(2)
-        self.n = 0
         self.positives = 0
 
     @property
@@ -82,11 +81,10 @@ class AlertCalibrator:
         self.g2 += grad * grad
         self.beta -= self.lr * grad / np.sqrt(self.g2 + 1e-8)
         self.beta[1] = max(self.beta[1], _MIN_SLOPE)
-        self.n += 1
         self.positives += int(y)
 
     def to_state(self) -> dict[str, Any]:
-        return {"lr": self.lr, "l2": self.l2, "beta": self.beta, "g2": self.g2, "n": self.n,
+        return {"lr": self.lr, "l2": self.l2, "beta": self.beta, "g2": self.g2,
                 "positives": self.positives}  # fmt: skip
 
     @classmethod
@@ -96,5 +94,5 @@ class AlertCalibrator:
         if beta.shape != (2,) or g2.shape != (2,):
             raise ValueError(f"alert calibration has {beta.shape} coefficients, expected (2,)")
         cal.beta, cal.g2 = beta.copy(), g2.copy()
-        cal.n, cal.positives = int(state["n"]), int(state["positives"])
+        cal.positives = int(state["positives"])
         return cal

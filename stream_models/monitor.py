@@ -200,9 +200,9 @@ class ZoneMonitor:
         released = self.labeler.advance(t, event.energy_j)
         for row in released:
             self._learn(row)
-        learned = (np.concatenate([matured.learned, released])
-                   if len(released) and len(matured.learned) else released if len(released)
-                   else matured.learned)  # fmt: skip
+        learned = matured.learned
+        if len(released):  # most events release nothing: no array to join
+            learned = np.concatenate([learned, released]) if len(learned) else released
         features = self.features.update(event, t)
         log_e = event.log_energy
         ref = self._sample(log_e, t)
