@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import signal
 import socket
 import subprocess
@@ -48,10 +49,47 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
+_LINUX_EPHEMERAL = (32768, 60999)
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return _LINUX_EPHEMERAL[0]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
+    """A port nothing listens on now, for a server started a moment later.
+
+    Drawn below the kernel's ephemeral range when there is room: a port that
+    ``bind(0)`` returns can be given to the next outgoing connection before the
+    server binds it, which then fails with "address in use". Ports outside that
+    range are only ever taken by listeners. Never the same port twice per process.
+
+    >>> a, b = free_port(), free_port()
+    >>> a != b and 1024 < a < 65536
+    True
+    """
+    low = _ephemeral_low()
+    rng = random.Random()
+    for _ in range(100 if low > 11024 else 0):
+        port = rng.randrange(low - 10000, low)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as s:  # no room below the range: let the kernel choose
         s.bind((host, 0))
-        return int(s.getsockname()[1])
+        port = int(s.getsockname()[1])
+    _handed_out.add(port)
+    return port
 
 
 def port_open(host: str, port: int) -> bool:

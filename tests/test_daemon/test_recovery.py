@@ -147,6 +147,13 @@ def _owned_partitions(url: str, topic: str) -> set[str]:
         "seismowatch_consumer_lag_messages", []) if labels["topic"] == topic}  # fmt: skip
 
 
+def _owned_or_why(url: str, topic: str) -> list[str] | str:
+    try:
+        return sorted(_owned_partitions(url, topic))
+    except OSError as exc:  # a worker that died or never served its metrics
+        return f"unreachable: {exc}"
+
+
 @pytest.mark.parametrize("workers", [2, 3])
 def test_workers_in_one_group_share_the_partitions_and_score_every_event_once(
     workers: int, broker: EmbeddedBroker, topic_env: dict[str, str], mine_file: Path,
@@ -162,6 +169,8 @@ def test_workers_in_one_group_share_the_partitions_and_score_every_event_once(
     try:
         # the group is stable when every partition has exactly one owner
         def stable() -> bool:
+            if any(proc.poll() is not None for proc in procs):
+                raise AssertionError("a worker exited")
             owned = [_owned_partitions(metrics_url(env), topic) for env in envs]
             flat = [p for parts in owned for p in parts]
             return all(owned) and sorted(flat) == [str(p) for p in range(3)]
@@ -169,9 +178,10 @@ def test_workers_in_one_group_share_the_partitions_and_score_every_event_once(
         try:
             wait_until(stable, 120, f"{workers} workers to split the 3 partitions", interval_s=1)
         except AssertionError as exc:  # say who owned what, and what the workers logged
-            owned = [sorted(_owned_partitions(metrics_url(env), topic)) for env in envs]
+            owned = [_owned_or_why(metrics_url(env), topic) for env in envs]
+            exits = [proc.poll() for proc in procs]
             logs = [_tail(tmp_path / f"worker-{i}.log") for i in range(workers)]
-            raise AssertionError(f"{exc}; owned {owned}; logs {logs}") from None
+            raise AssertionError(f"{exc}; owned {owned}; exit codes {exits}; logs {logs}") from None
         replay = cli("replay", str(mine_file), "--max", "--config", str(config), env=envs[0])
         assert replay.returncode == 0, replay.stdout + replay.stderr
         wait_until(
