@@ -16,6 +16,9 @@ without a forecast (an LSTM before its first promotion) counts as agreeing with
 the anchor. A learning rate and prior this cautious cost little when the anchor
 is the best input and take hundreds of labels to follow another one: labels of
 one burst are correlated, and a stacker that trusts them fast chases noise.
+For the same reason each label counts for the time its forecast stood (the
+labeler's ``held_s`` over the horizon): the fused risk is judged over time, and
+a burst of a hundred events in an hour is one hour of evidence, not a hundred.
 """
 
 from __future__ import annotations
@@ -116,8 +119,9 @@ class Stacker:
         eta = self.predict_one(z)
         return probability(eta) if math.isfinite(eta) else math.nan
 
-    def learn_one(self, z: Mapping[str, float], y: bool) -> None:
-        """One matured label, with the log counts every expert had forecast for it."""
+    def learn_one(self, z: Mapping[str, float], y: bool, w: float = 1.0) -> None:
+        """One matured label, with the log counts every expert had forecast for it;
+        ``w`` scales its step (the share of a horizon its forecast stood)."""
         eta = self.predict_one(z)
         if not math.isfinite(eta):
             return
@@ -125,7 +129,7 @@ class Stacker:
         mu = math.exp(eta)
         # d log loss / d eta for p = 1 - exp(-mu): mu when nothing came, -mu / (e^mu - 1) else
         g = -mu / math.expm1(mu) if y else mu
-        grad = min(max(g, -5.0), 5.0) * x + self._pull * self.beta
+        grad = w * (min(max(g, -5.0), 5.0) * x + self._pull * self.beta)
         self.g2 += grad * grad
         self.beta -= self._rate * grad / np.sqrt(self.g2 + 1e-8)
         self.beta[1] = max(self.beta[1], _MIN_SLOPE - 1.0)  # the anchor keeps its direction

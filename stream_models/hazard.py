@@ -56,7 +56,7 @@ class HazardPolicy:
     """Thresholds of states b, c, d on the risk probability, and the alerting rules."""
 
     # what `backtest --alerts-per-week 1` recommends on the synthetic mine's year
-    thresholds: tuple[float, float, float] = (0.00022, 0.0037, 0.0086)
+    thresholds: tuple[float, float, float] = (0.00022, 0.0034, 0.0083)
     # a state falls once the risk is this fraction below its threshold: relative, since
     # calibrated risks of rare targets span decades
     hysteresis: float = 0.2

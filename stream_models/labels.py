@@ -17,11 +17,18 @@ other waiting example is dropped and only every ``stride``-th new one is
 admitted (``stride`` doubles): what waits stays spread evenly over the horizon.
 The dropped ones were scored and published; they are only not learned from,
 and :attr:`DelayedLabeler.thinned` counts them.
+
+Each released example also says how long its forecast stood (``held_s``: until
+the next waiting example was scored, at most the horizon). Skill is judged over
+time, and a forecast replaced a second later by the next event of a burst
+stands for far less of it than one that stood through a quiet shift; a learner
+may weight its examples so (thinned examples' time goes to the one kept before them).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -66,8 +73,8 @@ class DelayedLabeler:
     0
     >>> _ = lab.add(5, example_key("b"), [0.2])
     >>> out = lab.advance(12, 10.0)          # t=12 > 0 + 10: "a" is released
-    >>> out["labels"].tolist(), [round(float(v), 2) for v in out["x"][:, 0]]
-    ([[False, True]], [0.1])
+    >>> out["labels"].tolist(), [round(float(v), 2) for v in out["x"][:, 0]], out["held_s"]
+    ([[False, True]], [0.1], array([5.]))
     """
 
     def __init__(self, horizon_s: float, thresholds_j: Sequence[float], width: int,
@@ -106,6 +113,9 @@ class DelayedLabeler:
                 done += 1
         if done:
             out = rows[:done].copy()
+            # the last one released stood until the oldest still waiting, or (none waits:
+            # no example came within its horizon) for the whole horizon
+            next_t = float(times[done]) if done < n else math.inf
             rows[: n - done] = rows[done:n]
             self.n = n = n - done
             # relax the stride as far as the occupancy it would lead to stays within half
@@ -120,7 +130,7 @@ class DelayedLabeler:
             np.maximum(rows["max_e"][:before], energy_j, out=rows["max_e"][:before])
         if not done:  # the common case: nothing released, no array to build
             return _none_released(self.width, len(self.thresholds_j))
-        return _labelled(out, self.thresholds_j)
+        return _labelled(out, self.thresholds_j, next_t, h)
 
     def add(self, t: float, key: int, payload: Sequence[float] | np.ndarray) -> bool:
         """Wait for the labels of an example scored at ``t``; False if thinned out."""
@@ -162,7 +172,7 @@ class DelayedLabeler:
 
 def _released_dtype(width: int, n_labels: int) -> np.dtype:
     return np.dtype([("t", "<f8"), ("key", "<i8"), ("labels", "?", (n_labels,)),
-                     ("x", "<f4", (width,))])  # fmt: skip
+                     ("held_s", "<f8"), ("x", "<f4", (width,))])  # fmt: skip
 
 
 @lru_cache(maxsize=16)
@@ -173,10 +183,13 @@ def _none_released(width: int, n_labels: int) -> np.ndarray:
     return out
 
 
-def _labelled(rows: np.ndarray, thresholds_j: Sequence[float]) -> np.ndarray:
-    """Released rows with ``labels``: a bool per threshold, read off the largest energy."""
+def _labelled(rows: np.ndarray, thresholds_j: Sequence[float], next_t: float,
+              horizon_s: float) -> np.ndarray:
+    """Released rows with ``labels``, a bool per threshold read off the largest energy,
+    and ``held_s``, the time to the next example's (``next_t`` after the last), capped."""
     out = np.zeros(len(rows), _released_dtype(rows.dtype["x"].shape[0], len(thresholds_j)))
     out["t"], out["key"], out["x"] = rows["t"], rows["key"], rows["x"]
+    out["held_s"] = np.minimum(np.diff(rows["t"], append=next_t), horizon_s)
     out["labels"] = rows["max_e"][:, None] >= np.asarray(thresholds_j, float)[None, :]
     return out
 

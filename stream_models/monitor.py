@@ -352,7 +352,7 @@ class ZoneMonitor:
         self.model.learn_one(dict(zip(INPUT_NAMES, payload[PAYLOAD.inputs].tolist(),
                                       strict=True)), y_l)  # fmt: skip
         learning = dict(zip((*EXPERTS, FUSED), payload[PAYLOAD.learning].tolist(), strict=True))
-        self.stacker.learn_one(learning, y_l)
+        self.stacker.learn_one(learning, y_l, float(row["held_s"]) / self.policy.horizon_s)
         self.calibrator.learn_one(float(payload[PAYLOAD.fused_alert][0]), y_t)
         table_x = dict(zip(_SHIFT_KEYS, payload[PAYLOAD.shift].tolist(), strict=True))
         self.baselines.learn(table_x, y_t)

@@ -77,6 +77,23 @@ def test_when_the_anchor_is_best_the_stacker_costs_little(seed: int) -> None:
     assert _log_loss(y, z) <= _log_loss(y, anchor) + 0.01
 
 
+def test_labels_of_a_brief_forecast_move_the_stacker_less() -> None:
+    rows, y = _stream(5, 400, "good")
+    full, brief = (Stacker(["anchor", "good", "noise"], anchor="anchor") for _ in range(2))
+    for x, label in zip(rows[:100], y[:100], strict=True):  # the same start for both
+        full.learn_one(x, bool(label))
+        brief.learn_one(x, bool(label))
+    start = brief.beta.copy()
+    for x, label in zip(rows[100:], y[100:], strict=True):  # then a burst, or quiet hours
+        full.learn_one(x, bool(label), w=1.0)
+        brief.learn_one(x, bool(label), w=0.01)
+    moved = [float(np.abs(st.beta - start).sum()) for st in (full, brief)]
+    assert moved[1] < 0.1 * moved[0]
+    still = Stacker.from_state(brief.to_state())
+    still.learn_one(rows[0], True, w=0.0)  # a forecast replaced at once teaches nothing
+    assert np.array_equal(still.beta, brief.beta)
+
+
 def test_state_round_trip_continues_identically() -> None:
     rows, y = _stream(5, 400, "good")
     a = Stacker(["anchor", "good", "noise"], anchor="anchor")

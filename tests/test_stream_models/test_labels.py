@@ -93,6 +93,36 @@ def test_a_burst_is_thinned_evenly_and_counted_never_silently() -> None:
     assert lab.stride == 1
 
 
+def test_each_released_example_says_how_long_its_forecast_stood() -> None:
+    lab = DelayedLabeler(HORIZON_S, (1e4,), width=1)
+    gaps = [0.0, 60.0, 600.0, 5 * 3600.0, 120.0]  # the 3rd stands past the horizon
+    events = _events([(g, 2.0) for g in gaps])
+    held: dict[float, float] = {}
+    for e in [*events, *_events([(30 * 3600.0, 2.0)])]:  # a day later: everything matures
+        for row in lab.advance(e.timestamp, e.energy_j):
+            held[float(row["t"])] = float(row["held_s"])
+        lab.add(e.timestamp, example_key(e.event_id), [0.0])
+    got = [held[e.timestamp] for e in events]
+    # until the next example, at most the horizon; the last one had none within its horizon
+    assert got == [60.0, 600.0, HORIZON_S, 120.0, HORIZON_S]
+
+
+def test_a_thinned_burst_gives_its_time_to_the_examples_kept() -> None:
+    lab = DelayedLabeler(HORIZON_S, (1e4,), width=1, capacity=16)
+    burst = _events([(60.0, 2.0)] * 400)  # 180 events per horizon: most are thinned out
+    end = burst[-1].timestamp
+    total = 0.0
+    for e in [*burst, *_events([(2 * HORIZON_S, 2.0)] * 2)]:
+        out = lab.advance(e.timestamp, e.energy_j)
+        total += float(out["held_s"][out["t"] <= end].sum())
+        lab.add(e.timestamp, example_key(e.event_id), [0.0])
+    assert lab.thinned > 300
+    # the kept examples together stood through the whole burst (the last one for a whole
+    # horizon), whatever was thinned in between: not only the minutes to their next event
+    span = end - burst[0].timestamp
+    assert span <= total <= span + HORIZON_S
+
+
 def test_state_round_trip_keeps_waiting_examples() -> None:
     lab = DelayedLabeler(HORIZON_S, (1e4, 1e3), width=2)
     for e in _events([(600.0, 2.0)] * 10):
