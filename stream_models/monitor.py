@@ -412,6 +412,7 @@ class ZoneMonitor:
         mon.features = ZoneFeatures.from_state(state["features"])
         mon.labeler = DelayedLabeler.from_state(state["labeler"])
         mon.hazard = HazardTracker.from_state(state["hazard"])
+        mon.hazard.policy = policy.hazard  # thresholds changed in the settings apply on restart
         mon.etas = EtasState.from_state(state["etas"])
         mon.week.restore(state["week"])
         mon.baselines.restore(state["baselines"])

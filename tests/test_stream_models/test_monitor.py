@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import replace
 from datetime import timedelta
@@ -48,6 +49,22 @@ def test_restored_monitor_gives_identical_outcomes(events: list, tmp_path: Path)
         assert [t.alert_id for t in got.transitions] == [t.alert_id for t in want.transitions]
     for name, scores in straight.metrics().items():
         assert resumed.metrics()[name] == pytest.approx(scores, nan_ok=True), name
+
+
+def test_a_restored_zone_follows_the_thresholds_now_configured(events: list) -> None:  # type: ignore[type-arg]
+    policy = MonitorPolicy(min_examples=20, min_positives=1)
+    first = ZoneMonitor("mine", policy)
+    for e in events[: len(events) // 2]:
+        first.process(e)
+    state = unpack(pack(first.to_state()))
+    stricter = replace(policy, hazard=replace(policy.hazard, thresholds=(0.97, 0.98, 0.99)))
+    runs = {name: ZoneMonitor.from_state(state, pol, copy.deepcopy(first.model))
+            for name, pol in (("same", policy), ("stricter", stricter))}  # fmt: skip
+    later = {name: [mon.process(e) for e in events[len(events) // 2 :]]
+             for name, mon in runs.items()}  # fmt: skip
+    assert any(o.state != "a" for o in later["same"])  # the stored thresholds raise states
+    assert max(o.probability for o in later["stricter"]) < 0.97
+    assert {o.state for o in later["stricter"]} == {"a"}
 
 
 def test_model_files_outside_the_state_dir_are_refused(tmp_path: Path) -> None:
