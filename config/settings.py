@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from contextvars import ContextVar
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from pydantic_settings import (
 from config.kafka import KafkaSettings
 from config.keys import check_environ, check_toml, nest
 from replay.limits import Limits
-from stream_models.hazard import HazardPolicy
+from stream_models.hazard import MINE_THRESHOLDS, HazardPolicy
 from stream_models.policies import MonitorPolicy, RetrainPolicy, TrainConfig
 
 _toml_path: ContextVar[Path | None] = ContextVar("seismowatch_toml_path", default=None)
@@ -77,6 +78,9 @@ class AlertSettings(BaseModel):
     # `backtest --alerts-per-week 1` recommends on the synthetic mine's year (at most one
     # raise to c per zone per week; b a heads-up a quarter of the time). Re-run it per mine.
     thresholds: tuple[float, float, float] = HazardPolicy().thresholds
+    # the same for the mine-wide scope (zones configured): its risk covers every face, so the
+    # same budget needs higher thresholds; `backtest --alerts-per-week` recommends both
+    mine_thresholds: tuple[float, float, float] = MINE_THRESHOLDS
     hysteresis: float = Field(0.2, ge=0, lt=1)  # fraction of a threshold: falls below (1 - h) x
     alert_state: Literal["b", "c", "d"] = "c"  # the lowest state that raises an alert
     cooldown_h: float = Field(0.5, ge=0)  # below alert_state this long before the all-clear
@@ -86,7 +90,8 @@ class AlertSettings(BaseModel):
 
     @model_validator(mode="after")
     def _valid_hazard_policy(self) -> AlertSettings:
-        HazardPolicy(self.thresholds, self.hysteresis, self.alert_state)  # raises if inconsistent
+        for thresholds in (self.thresholds, self.mine_thresholds):
+            HazardPolicy(thresholds, self.hysteresis, self.alert_state)  # raises if inconsistent
         return self
 
 
@@ -235,12 +240,14 @@ class Settings(BaseSettings):
     def monitor_policy(self) -> MonitorPolicy:
         """The per-zone pipeline's policy: the same for the daemon and a backtest."""
         a = self.alerts
+        hazard = HazardPolicy(a.thresholds, a.hysteresis, a.alert_state, a.cooldown_h * 3600,
+                              a.horizon_h * 3600)
         return MonitorPolicy(
             target_energy_j=a.target_energy_j,
             learning_energy_j=a.learning_energy_j,
             horizon_s=a.horizon_h * 3600,
-            hazard=HazardPolicy(a.thresholds, a.hysteresis, a.alert_state, a.cooldown_h * 3600,
-                                a.horizon_h * 3600),
+            hazard=hazard,
+            mine_hazard=replace(hazard, thresholds=a.mine_thresholds),
             min_examples=a.min_examples,
             min_positives=a.min_positives,
             sequence_window=self.lstm.window,

@@ -241,8 +241,9 @@ class WorkerMetrics:
         )  # fmt: skip
         self.hazard_threshold = Gauge(
             name("hazard_threshold_probability"),
-            "Setting alerts.thresholds: the risk at which hazard states b, c, d begin.",
-            ["state"], registry=r,
+            "Settings alerts.thresholds (scope zone) and alerts.mine_thresholds (scope mine): "
+            "the risk at which hazard states b, c, d begin.",
+            ["scope", "state"], registry=r,
         )  # fmt: skip
         # settings the shipped alert rules compare against (config.settings.MonitoringSettings)
         self.stall_after = Gauge(
@@ -271,12 +272,14 @@ class WorkerMetrics:
         )  # fmt: skip
 
     def configure(
-        self, thresholds: Sequence[float], stall_after_s: float, roc_auc_floor: float,
-        min_positives: int,
+        self, thresholds: Mapping[str, Sequence[float]], stall_after_s: float,
+        roc_auc_floor: float, min_positives: int,
     ) -> None:  # fmt: skip
-        """Export the hazard thresholds and the alert rules' settings; the stall clock starts."""
-        for state, value in zip(STATES[1:], thresholds, strict=True):
-            self.hazard_threshold.labels(state).set(value)
+        """Export the hazard thresholds by scope (``zone``, ``mine``) and the alert rules'
+        settings; the stall clock starts."""
+        for scope, values in thresholds.items():
+            for state, value in zip(STATES[1:], values, strict=True):
+                self.hazard_threshold.labels(scope, state).set(value)
         self.stall_after.set(stall_after_s)
         self.roc_auc_floor.set(roc_auc_floor)
         self.roc_auc_min_positives.set(min_positives)

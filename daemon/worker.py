@@ -24,10 +24,11 @@ def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") ->
     worker_metrics = metrics_mod.WorkerMetrics()
     worker_metrics.init_zones(settings.known_zones)
     m = settings.monitoring
-    worker_metrics.configure(
-        settings.alerts.thresholds, m.stall_after_h * 3600, m.roc_auc_floor,
-        m.roc_auc_min_positives,
-    )  # fmt: skip
+    scopes = {"zone": settings.alerts.thresholds}
+    if settings.mine_scope_name:
+        scopes["mine"] = settings.alerts.mine_thresholds
+    worker_metrics.configure(scopes, m.stall_after_h * 3600, m.roc_auc_floor,
+                             m.roc_auc_min_positives)  # fmt: skip
     try:
         metrics_mod.serve(settings.metrics_host, settings.metrics_port)
     except OSError as exc:

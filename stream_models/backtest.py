@@ -55,6 +55,9 @@ class Collected:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, float] = field(default_factory=dict)  # each zone's end of observation
     learning_j: dict[str, float] = field(default_factory=dict)  # each zone's learning target
+    # the mine-wide scope's rows, kept apart: it sees the zones' events again, so pooling
+    # them would count each event twice, but its alert thresholds are its own
+    mine: Collected | None = None
 
     def frame(self) -> pd.DataFrame:
         """One row per event: what an analyst loads to look at single events."""
@@ -85,41 +88,52 @@ class Collected:
         end = {f"{name}:{z}": c.end.get(z, float(c.t.max()))
                for name, c in parts for z in dict.fromkeys(c.zone)}  # fmt: skip
         learning_j = {f"{name}:{z}": v for name, c in parts for z, v in c.learning_j.items()}
+        mine = [(name, c.mine) for name, c in parts if c.mine is not None]
         return cls(
             cat(lambda c: c.t), zone, [i for _, c in parts for i in c.event_id],
             cat(lambda c: c.energy_j), {k: cat(lambda c, k=k: c.scores[k]) for k in COMPONENTS},
             {k: cat(lambda c, k=k: c.learning[k]) for k in LEARNING},
             [s for _, c in parts for s in c.state], cat(lambda c: c.label),
             cat(lambda c: c.label_learning), [d for _, c in parts for d in c.decisions], end,
-            learning_j,
+            learning_j, cls.pool(mine) if mine else None,
         )  # fmt: skip
 
 
 def collect(runner: MineRunner, events: Iterable[Event], on_event: Any = None) -> Collected:
     """Run ``events`` through ``runner``; labels come from the labeler as they mature.
 
-    Only the zones' own outcomes are collected: the mine-wide scope sees the same
-    events again, as another view of them.
+    The zones' outcomes make the rows; the mine-wide scope's, which see the same
+    events again, go to :attr:`Collected.mine`.
     """
-    rows: list[Outcome] = []
+    rows: dict[bool, list[Outcome]] = {False: [], True: []}  # is the mine-wide scope -> rows
     index: dict[tuple[str, int], int] = {}
-    labels: dict[int, tuple[int, int]] = {}
+    labels: dict[bool, dict[int, tuple[int, int]]] = {False: {}, True: {}}
 
     def label(zone: str, learned: np.ndarray) -> None:
         for key, bits in zip(learned["key"].tolist(), learned["labels"].tolist(), strict=True):
             i = index.get((zone, key))
             if i is not None:
-                labels[i] = (int(bits[TARGET_BIT]), int(bits[LEARNING_BIT]))
+                labels[zone == runner.mine_scope][i] = (int(bits[TARGET_BIT]),
+                                                        int(bits[LEARNING_BIT]))  # fmt: skip
 
     for i, event in enumerate(events):
         for step in runner.process(event):
             zone = step.zone if isinstance(step, Advanced) else step.event.zone
             label(zone, step.learned)
-            if isinstance(step, Outcome) and zone != runner.mine_scope:
-                index[(zone, example_key(step.event.event_id))] = len(rows)
-                rows.append(step)
+            if isinstance(step, Outcome):
+                scope = rows[zone == runner.mine_scope]
+                index[(zone, example_key(step.event.event_id))] = len(scope)
+                scope.append(step)
         if on_event is not None:
             on_event(i)
+    out = _collected(runner, rows[False], labels[False])
+    if rows[True]:
+        out.mine = _collected(runner, rows[True], labels[True])
+    return out
+
+
+def _collected(runner: MineRunner, rows: list[Outcome], labels: dict[int, tuple[int, int]]
+               ) -> Collected:  # fmt: skip
     n = len(rows)
     lab = np.full((n, 2), -1, dtype=int)
     for i, bits in labels.items():

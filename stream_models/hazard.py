@@ -51,11 +51,16 @@ class Transition:
     event_id: str
 
 
+# what `backtest --alerts-per-week 1` recommends for the mine-wide scope on that year: its
+# risk covers every face, so the same budget needs higher thresholds than a zone's
+MINE_THRESHOLDS = (0.0029, 0.0069, 0.027)
+
+
 @dataclass(frozen=True)
 class HazardPolicy:
     """Thresholds of states b, c, d on the risk probability, and the alerting rules."""
 
-    # what `backtest --alerts-per-week 1` recommends on the synthetic mine's year
+    # what `backtest --alerts-per-week 1` recommends for the zones on the synthetic mine's year
     thresholds: tuple[float, float, float] = (0.00022, 0.0034, 0.0083)
     # a state falls once the risk is this fraction below its threshold: relative, since
     # calibrated risks of rare targets span decades

@@ -46,8 +46,9 @@ class Advanced:
 
 
 def mine_policy(policy: MonitorPolicy) -> MonitorPolicy:
-    """The mine-wide scope counts every event a zone accepted, at the mine's clock."""
-    return replace(policy, max_lateness_s=math.inf)
+    """The mine-wide scope counts every event a zone accepted, at the mine's clock, and
+    has hazard states of its own."""
+    return replace(policy, max_lateness_s=math.inf, hazard=policy.mine_hazard or policy.hazard)
 
 
 def advance_zones(monitors: dict[str, ZoneMonitor], clock: float) -> list[Advanced]:

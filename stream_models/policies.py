@@ -49,6 +49,9 @@ class MonitorPolicy:
     learning_energy_j: float | None = None
     horizon_s: float = 8 * 3600.0
     hazard: HazardPolicy = field(default_factory=HazardPolicy)
+    # the mine-wide scope's states: its risk covers every face, so the zones' thresholds
+    # would keep it in alarm far more often (None: the zones')
+    mine_hazard: HazardPolicy | None = None
     min_examples: int = 50  # learning-target labels learned before the state may leave "a"
     min_positives: int = 5  # ... of which positive: the stacker has something to go on
     sequence_window: int = 64  # input vectors kept per zone for an LSTM swap's warm-up

@@ -28,6 +28,7 @@ import numpy as np
 from stream_models.backtest import Collected
 from stream_models.fusion import FUSED
 from stream_models.hazard import STATES, HazardPolicy, HazardTracker
+from stream_models.policies import MonitorPolicy
 
 WEEK_S = 7 * 86400.0
 _B_TIME = 0.25  # the b state: a heads-up the zone spends about this share of its time in
@@ -131,8 +132,8 @@ def _lowest_within(c: Collected, candidates: np.ndarray, budget: float, policy: 
     return float(ok)
 
 
-def recommend(c: Collected, per_week: float, policy: HazardPolicy, target_energy_j: float,
-              label: str = "") -> dict[str, Any]:  # fmt: skip
+def recommend(c: Collected, per_week: float, policy: HazardPolicy, target_energy_j: float
+              ) -> dict[str, Any]:  # fmt: skip
     """Thresholds b, c, d for a budget of ``per_week`` raises to c per zone per week."""
     score = c.scores[FUSED]
     finite = np.unique(score[np.isfinite(score) & (score > 0)])
@@ -157,11 +158,32 @@ def recommend(c: Collected, per_week: float, policy: HazardPolicy, target_energy
         c_thr = float(higher[0])
         d_thr = max(d_thr, c_thr * 1.05)
     fig_d = alarm_figures(c, score, pol, 3, target_energy_j)
-    toml = (f"[alerts]\n# at most {per_week:g} raise(s) to c per zone per week{label}: "
-            f"{fig_c['raises_per_zone_week']:.2f} to c, {fig_d['raises_per_zone_week']:.2f} to d\n"
-            f"thresholds = [{thresholds[0]:.3g}, {thresholds[1]:.3g}, {thresholds[2]:.3g}]\n")
     return {"per_zone_week": per_week, "thresholds": thresholds, "state_c": fig_c,
-            "state_d": fig_d, "toml": toml}
+            "state_d": fig_d}
+
+
+def recommend_scopes(c: Collected, per_week: float, policy: MonitorPolicy) -> dict[str, Any]:
+    """:func:`recommend` for the zones and, where the runs had one, for the mine-wide scope
+    (``mine``), each held to the budget; ``toml`` is the settings snippet for both.
+
+    The mine-wide scope's risk covers every face, so at the zones' thresholds it
+    would spend the budget several times over.
+    """
+    rec = recommend(c, per_week, policy.hazard, policy.target_energy_j)
+    scopes = [("thresholds", "per zone", rec)]
+    if c.mine is not None:
+        rec["mine"] = recommend(c.mine, per_week, policy.mine_hazard or policy.hazard,
+                                policy.target_energy_j)  # fmt: skip
+        scopes.append(("mine_thresholds", "for the mine-wide scope", rec["mine"]))
+    lines = ["[alerts]"]
+    for key, who, r in scopes:
+        b, c_thr, d = r["thresholds"]
+        lines += [f"# at most {per_week:g} raise(s) to c {who} per week: "
+                  f"{r['state_c']['raises_per_zone_week']:.2f} to c, "
+                  f"{r['state_d']['raises_per_zone_week']:.2f} to d",
+                  f"{key} = [{b:.3g}, {c_thr:.3g}, {d:.3g}]"]  # fmt: skip
+    rec["toml"] = "\n".join(lines) + "\n"
+    return rec
 
 
 def _ceil3(v: float) -> float:

@@ -21,7 +21,7 @@ from config.settings import Settings
 from stream_models.backtest import Collected, collect, evaluate
 from stream_models.events import Event
 from stream_models.pipeline import MineRunner
-from stream_models.thresholds import recommend, trade_off
+from stream_models.thresholds import recommend_scopes, trade_off
 
 
 def run(runs: Sequence[tuple[str, Sequence[Event]]], settings: Settings, levels: Sequence[float],
@@ -46,10 +46,12 @@ def run(runs: Sequence[tuple[str, Sequence[Event]]], settings: Settings, levels:
     report = evaluate(pooled, policy.horizon_s, policy.target_energy_j)
     report["files"] = [name for name, _ in runs]
     report["thresholds"] = trade_off(pooled, levels, policy.hazard, policy.target_energy_j)
+    if pooled.mine is not None:
+        report["mine_thresholds"] = trade_off(pooled.mine, levels, policy.mine_hazard or
+                                              policy.hazard, policy.target_energy_j)  # fmt: skip
     if per_week is not None:
         try:
-            report["recommendation"] = recommend(pooled, per_week, policy.hazard,
-                                                 policy.target_energy_j)  # fmt: skip
+            report["recommendation"] = recommend_scopes(pooled, per_week, policy)
         except ValueError as exc:
             report["recommendation"] = {"error": str(exc)}
     return report, pooled
@@ -73,18 +75,27 @@ def tables(report: dict[str, Any]) -> Group:
         scores.add_row(short, _fmt(m["molchan_area_skill"]), _fmt(m["gain_at_5pct"], 2),
                        _fmt(m["gain_at_10pct"], 2), _fmt(m["gain_at_20pct"], 2),
                        _fmt(m["brier_skill"]), _fmt(m["roc_auc"]), _fmt(m["pr_auc"]))
-    trade = Table("threshold", "raises/zone/week", "hit rate", "time in alarm",
-                  "median lead (h)", title="alerting on the fused risk (state c)",
-                  box=box.SIMPLE_HEAD)  # fmt: skip
-    for r in report["thresholds"]:
-        trade.add_row(_fmt(r["threshold"], 2), _fmt(r["raises_per_zone_week"], 2),
-                      _fmt(r["hit_rate"]), _fmt(r["alarm_time_fraction"]),
-                      _fmt(r["median_lead_h"], 1))  # fmt: skip
-    parts: list[Any] = [scores, trade]
+    parts: list[Any] = [scores, _trade_off(report["thresholds"], "the zones")]
+    if "mine_thresholds" in report:
+        parts.append(_trade_off(report["mine_thresholds"], "the mine-wide scope"))
     rec = report.get("recommendation")
     if rec and "toml" in rec:
-        parts.append(Text(f"recommended for this alert budget (hit rate at c "
-                          f"{_fmt(rec['state_c']['hit_rate'], 2)}):\n{rec['toml']}"))
+        hits = _fmt(rec["state_c"]["hit_rate"], 2)
+        if "mine" in rec:
+            hits += f" in the zones, {_fmt(rec['mine']['state_c']['hit_rate'], 2)} mine-wide"
+        parts.append(Text(f"recommended for this alert budget (hit rate at c {hits}):\n"
+                          f"{rec['toml']}"))  # fmt: skip
     elif rec:
         parts.append(Text(f"no recommendation: {rec['error']}"))
     return Group(*parts)
+
+
+def _trade_off(rows: list[dict[str, float]], scope: str) -> Table:
+    table = Table("threshold", "raises/zone/week", "hit rate", "time in alarm",
+                  "median lead (h)", title=f"alerting on the fused risk (state c), {scope}",
+                  box=box.SIMPLE_HEAD)  # fmt: skip
+    for r in rows:
+        table.add_row(_fmt(r["threshold"], 2), _fmt(r["raises_per_zone_week"], 2),
+                      _fmt(r["hit_rate"]), _fmt(r["alarm_time_fraction"]),
+                      _fmt(r["median_lead_h"], 1))  # fmt: skip
+    return table

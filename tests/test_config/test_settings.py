@@ -42,6 +42,8 @@ def test_env_overrides_toml_and_cli_overrides_env(
 def test_invalid_values_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         load_settings(partitions=0)
+    with pytest.raises(ValueError, match="0 < b < c < d"):
+        load_settings(**{"alerts.mine_thresholds": (0.01, 0.005, 0.02)})
     with pytest.raises(FileNotFoundError):
         load_settings(tmp_path / "missing.toml")
 

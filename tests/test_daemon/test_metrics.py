@@ -65,11 +65,12 @@ def test_zone_gauges_come_from_the_zones_owned_at_scrape_time(tmp_path) -> None:
 
 def test_the_rules_thresholds_are_exported() -> None:
     m = WorkerMetrics(CollectorRegistry())
-    m.configure((0.3, 0.4, 0.5), 6 * 3600, 0.5, 20)
+    m.configure({"zone": (0.3, 0.4, 0.5), "mine": (0.35, 0.6, 0.9)}, 6 * 3600, 0.5, 20)
     s = _samples(m.registry)
-    assert {lab["state"]: v for lab, v in s["seismowatch_hazard_threshold_probability"]} == {
-        "b": 0.3, "c": 0.4, "d": 0.5
-    }  # fmt: skip
+    thresholds = {(lab["scope"], lab["state"]): v
+                  for lab, v in s["seismowatch_hazard_threshold_probability"]}  # fmt: skip
+    assert thresholds == {("zone", "b"): 0.3, ("zone", "c"): 0.4, ("zone", "d"): 0.5,
+                          ("mine", "b"): 0.35, ("mine", "c"): 0.6, ("mine", "d"): 0.9}
     assert s["seismowatch_stream_stall_after_seconds"] == [({}, 21600.0)]
     assert s["seismowatch_model_roc_auc_floor"] == [({}, 0.5)]
     assert s["seismowatch_last_processed_timestamp_seconds"][0][1] > 1.7e9  # the clock started

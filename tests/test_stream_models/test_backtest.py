@@ -19,7 +19,7 @@ from stream_models.events import Event
 from stream_models.monitor import COMPONENTS
 from stream_models.pipeline import MineRunner
 from stream_models.skill import molchan
-from stream_models.thresholds import alarm_figures, recommend
+from stream_models.thresholds import alarm_figures, recommend, recommend_scopes
 from tests.fixtures import REPO, cli, synth_file
 
 MINE = REPO / "config" / "synthetic-mine.toml"
@@ -35,8 +35,8 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Event]]:
     return path, events
 
 
-def _run(events: list[Event], tmp: Path) -> tuple[dict, Collected]:  # type: ignore[type-arg]
-    s = load_settings(MINE, **FAST)
+def _run(events: list[Event], tmp: Path, **overrides: object) -> tuple[dict, Collected]:  # type: ignore[type-arg]
+    s = load_settings(MINE, **FAST, **overrides)
     runner = MineRunner.build(s.monitor_policy(), s.retrain_policy(), tmp,
                               mine_scope=s.mine_scope_name)  # fmt: skip
     try:
@@ -111,7 +111,28 @@ def test_recommended_thresholds_keep_to_the_budget_and_no_lower_one_does(small, 
     lower = replace(policy.hazard, thresholds=(b / 2, cc * 0.8, d))
     assert alarm_figures(c, c.scores["fused"], lower, 2, policy.target_energy_j)[
         "raises_per_zone_week"] > 1.0  # fmt: skip
-    assert f"thresholds = [{b:.3g}, {cc:.3g}, {d:.3g}]" in rec["toml"]
+    toml = recommend_scopes(c, 1.0, policy)["toml"]
+    assert f"\nthresholds = [{b:.3g}, {cc:.3g}, {d:.3g}]" in toml
+
+
+def test_the_mine_wide_scope_is_kept_apart_with_thresholds_of_its_own(small, tmp_path: Path
+                                                                      ) -> None:  # type: ignore[no-untyped-def]
+    _, events = small
+    _, c = _run(events, tmp_path / "a")
+    assert c.mine is not None and set(c.mine.zone) == {"mine-wide"} and "mine-wide" not in c.zone
+    assert sorted(c.mine.event_id) == sorted(c.event_id)  # every zone event, seen again
+    policy = load_settings(MINE).monitor_policy()
+    rec = recommend_scopes(c, 1.0, policy)
+    assert rec["mine"]["state_c"]["raises_per_zone_week"] <= 1.0
+    zones_thresholds = replace(policy.hazard, thresholds=tuple(rec["thresholds"]))
+    mine_at_zones = alarm_figures(c.mine, c.mine.scores["fused"], zones_thresholds, 2,
+                                  policy.target_energy_j)  # fmt: skip
+    assert mine_at_zones["raises_per_zone_week"] > 1.0  # the zones' would overspend mine-wide
+    assert rec["mine"]["thresholds"][1] > rec["thresholds"][1]
+
+    _, strict = _run(events, tmp_path / "b", **{"alerts.mine_thresholds": (0.97, 0.98, 0.99)})
+    assert strict.state == c.state and "d" in c.mine.state  # the zones' states are untouched
+    assert set(strict.mine.state) == {"a"}  # type: ignore[union-attr]
 
 
 def test_shuffling_the_future_cannot_change_a_past_score(small, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -156,9 +177,12 @@ def test_backtest_command_pools_files_and_recommends_thresholds(small, tmp_path:
     assert all(keys <= set(t) for t in doc["thresholds"])
     rec = doc["recommendation"]
     assert rec["state_c"]["raises_per_zone_week"] <= 2
+    assert rec["mine"]["state_c"]["raises_per_zone_week"] <= 2
     snippet = tomllib.loads(rec["toml"])
     assert snippet["alerts"]["thresholds"] == rec["thresholds"]
-    assert load_settings(None, **{"alerts.thresholds": tuple(rec["thresholds"])})
+    assert snippet["alerts"]["mine_thresholds"] == rec["mine"]["thresholds"]
+    assert load_settings(None, **{f"alerts.{k}": tuple(v) for k, v in snippet["alerts"].items()})
+    assert [t["threshold"] for t in doc["mine_thresholds"]] == [0.2, 0.3]
     assert "alerting on the fused risk" in r.stdout and "[alerts]" in r.stdout
     zones = {z.split(":")[0] for z in doc["learning_energy_j"]}
     assert zones == {path.stem, other.stem}  # each file's zones kept apart

@@ -119,11 +119,13 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     hazard_inputs = []
     for step in runner.run(events):
         if isinstance(step, Outcome) and not step.warming_up:
-            hazard_inputs.append((step.state, step.components[FUSED]))
+            hazard_inputs.append((step.event.zone, step.state, step.components[FUSED]))
     runner.close()
     learning = {z: m.metrics(learning=True) for z, m in runner.monitors.items()}
+    policy = settings.monitor_policy()
     return {"decisions": runner.decisions, "hazard": hazard_inputs, "learning": learning,
-            "policy": settings.monitor_policy().hazard}  # fmt: skip
+            "policies": {z: policy.mine_hazard if z == settings.mine_scope_name
+                         else policy.hazard for z in runner.monitors}}  # fmt: skip
 
 
 def test_the_year_retrains_several_times_with_reasons(year: dict) -> None:  # type: ignore[type-arg]
@@ -145,6 +147,8 @@ def test_the_fused_learning_forecast_is_no_worse_than_its_anchor(year: dict) -> 
 
 def test_the_hazard_state_follows_the_fused_risk(year: dict) -> None:  # type: ignore[type-arg]
     """States rise at once with the fused probability (they fall later, with hysteresis)."""
-    policy = year["policy"]
-    assert all(STATES.index(state) >= policy.level_of(p) for state, p in year["hazard"])
-    assert {s for s, _ in year["hazard"]} >= {"b", "c"}
+    policies = year["policies"]
+    assert all(STATES.index(state) >= policies[zone].level_of(p)
+               for zone, state, p in year["hazard"])  # fmt: skip
+    for zone in ("lava-1", "mine-wide"):  # each scope by its own thresholds
+        assert {s for z, s, _ in year["hazard"] if z == zone} >= {"b", "c"}, zone
