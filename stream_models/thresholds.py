@@ -28,6 +28,7 @@ import numpy as np
 from stream_models.backtest import Collected
 from stream_models.fusion import FUSED
 from stream_models.hazard import STATES, HazardPolicy, HazardTracker
+from stream_models.pipeline import mine_policy
 from stream_models.policies import MonitorPolicy
 
 WEEK_S = 7 * 86400.0
@@ -172,7 +173,7 @@ def recommend_scopes(c: Collected, per_week: float, policy: MonitorPolicy) -> di
     rec = recommend(c, per_week, policy.hazard, policy.target_energy_j)
     scopes = [("thresholds", "per zone", rec)]
     if c.mine is not None:
-        rec["mine"] = recommend(c.mine, per_week, policy.mine_hazard or policy.hazard,
+        rec["mine"] = recommend(c.mine, per_week, mine_policy(policy).hazard,
                                 policy.target_energy_j)  # fmt: skip
         scopes.append(("mine_thresholds", "for the mine-wide scope", rec["mine"]))
     lines = ["[alerts]"]

@@ -20,7 +20,7 @@ from rich.text import Text
 from config.settings import Settings
 from stream_models.backtest import Collected, collect, evaluate
 from stream_models.events import Event
-from stream_models.pipeline import MineRunner
+from stream_models.pipeline import MineRunner, mine_policy
 from stream_models.thresholds import recommend_scopes, trade_off
 
 
@@ -47,8 +47,8 @@ def run(runs: Sequence[tuple[str, Sequence[Event]]], settings: Settings, levels:
     report["files"] = [name for name, _ in runs]
     report["thresholds"] = trade_off(pooled, levels, policy.hazard, policy.target_energy_j)
     if pooled.mine is not None:
-        report["mine_thresholds"] = trade_off(pooled.mine, levels, policy.mine_hazard or
-                                              policy.hazard, policy.target_energy_j)  # fmt: skip
+        report["mine_thresholds"] = trade_off(pooled.mine, levels, mine_policy(policy).hazard,
+                                              policy.target_energy_j)  # fmt: skip
     if per_week is not None:
         try:
             report["recommendation"] = recommend_scopes(pooled, per_week, policy)
