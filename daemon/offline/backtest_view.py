@@ -66,15 +66,17 @@ def tables(report: dict[str, Any]) -> Group:
     head = (f"{report['events']} events over {report['zone_days']:.0f} zone-days, "
             f"{report['targets']} targets (>= {report['target_energy_j']:g} J), "
             f"horizon {report['horizon_h']:g} h")  # fmt: skip
-    heads = ("model", "Molchan", "g@5%", "g@10%", "g@20%", "BSS", "ROC-AUC", "PR-AUC")
+    heads = ("model", "Molchan", "g@5%", "g@10%", "g@20%", "BSS", "ROC-AUC", "PR-AUC", "scored")
     scores = Table(*(Column(h, no_wrap=True) for h in heads), title=head, box=box.SIMPLE_HEAD,
                    caption="Molchan: area skill (0.5 = chance); g@x: probability gain at x of "
-                           "time in alarm; BSS: Brier skill against the climatological rate")
+                           "time in alarm; BSS: Brier skill against the climatological rate of the "
+                           "events each model scored (a model fitted late scores fewer)")
     for name, m in report["scores"].items():
         short = name.replace("baseline_", "base:").replace("last_shift_", "shift_")
         scores.add_row(short, _fmt(m["molchan_area_skill"]), _fmt(m["gain_at_5pct"], 2),
                        _fmt(m["gain_at_10pct"], 2), _fmt(m["gain_at_20pct"], 2),
-                       _fmt(m["brier_skill"]), _fmt(m["roc_auc"]), _fmt(m["pr_auc"]))
+                       _fmt(m["brier_skill"]), _fmt(m["roc_auc"]), _fmt(m["pr_auc"]),
+                       str(m["scored_events"]))  # fmt: skip
     parts: list[Any] = [scores, _trade_off(report["thresholds"], "the zones")]
     if "mine_thresholds" in report:
         parts.append(_trade_off(report["mine_thresholds"], "the mine-wide scope"))
