@@ -32,11 +32,11 @@ from replay.columns import parse_mapping  # noqa: E402
 from replay.gits_export import write_gits  # noqa: E402
 from replay.read import read_events  # noqa: E402
 from replay.synth import SynthParams, generate  # noqa: E402
-from stream_models.backtest import collect  # noqa: E402
-from stream_models.events import Event  # noqa: E402
-from stream_models.monitor import ZoneMonitor  # noqa: E402
-from stream_models.pipeline import MineRunner  # noqa: E402
-from stream_models.records import risk_record  # noqa: E402
+from stream_models.evaluation.backtest import collect  # noqa: E402
+from stream_models.online.orchestrator import MineRunner  # noqa: E402
+from stream_models.online.records import risk_record  # noqa: E402
+from stream_models.online.scope import ZoneMonitor  # noqa: E402
+from stream_models.wire import Event  # noqa: E402
 
 MINE = ROOT / "config" / "synthetic-mine.toml"
 EATON = ROOT / "examples" / "data" / "toc2me_eaton2018.csv"
@@ -55,7 +55,7 @@ def import_seconds() -> float:
     t0 = time.perf_counter()
     import torch._dynamo  # noqa: F401
 
-    import stream_models.training  # noqa: F401
+    import stream_models.retraining.training  # noqa: F401
 
     return round(time.perf_counter() - t0, 2)
 
@@ -104,7 +104,7 @@ def stage_costs(events: list[Event]) -> dict[str, float]:
 
 def burst_state_bytes(events: list[Event]) -> dict[str, float]:
     """One zone's stored state after the catalog's densest 8 h replayed 10x denser."""
-    from stream_models.state import nbytes
+    from stream_models.packing import nbytes
 
     t = np.array([e.timestamp for e in events])
     j = np.searchsorted(t, t + 8 * 3600)

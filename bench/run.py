@@ -178,8 +178,8 @@ def lstm_figures(tmp: Path) -> dict:  # type: ignore[type-arg]
     """
     import torch
 
-    from stream_models.offline import train_offline
-    from stream_models.registry import ModelRegistry
+    from stream_models.retraining.offline_train import train_offline
+    from stream_models.retraining.registry import ModelRegistry
 
     s = load_settings(MINE)
     year = write_gits(generate(SynthParams(days=365)), tmp / "default-year.parquet")

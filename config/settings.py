@@ -25,8 +25,8 @@ from pydantic_settings import (
 from config.kafka import KafkaSettings
 from config.keys import check_environ, check_toml, nest
 from replay.limits import Limits
-from stream_models.hazard import MINE_THRESHOLDS, HazardPolicy
-from stream_models.policies import MonitorPolicy, RetrainPolicy, TrainConfig
+from stream_models.fusion.hazard import MINE_THRESHOLDS, HazardPolicy
+from stream_models.online.policies import MonitorPolicy, RetrainPolicy, TrainConfig
 
 _toml_path: ContextVar[Path | None] = ContextVar("seismowatch_toml_path", default=None)
 
@@ -126,7 +126,7 @@ class MonitoringSettings(BaseModel):
 
 
 class LstmSettings(BaseModel):
-    """The periodically retrained sequence model (see ``stream_models.sequence``)."""
+    """The periodically retrained sequence model (see ``stream_models.learners.sequence``)."""
 
     model_config = ConfigDict(allow_inf_nan=False)
 

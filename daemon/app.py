@@ -22,7 +22,7 @@ from daemon import compat
 from daemon.metrics import WorkerMetrics
 from daemon.scoring import ScoringService
 from replay.broker import aio_client_config
-from stream_models.state import pack, unpack
+from stream_models.packing import pack, unpack
 
 TABLE_NAME = "zone-state"
 SENT_TABLE_NAME = "sent-alerts"
@@ -49,7 +49,7 @@ def broker_credentials(kafka: KafkaSettings) -> Any:
 def encode_state(state: Any) -> bytes:
     """A zone's state as one changelog message: zlib-compressed packed arrays.
 
-    The state is fixed-shape arrays (:mod:`stream_models.state`), so its size is
+    The state is fixed-shape arrays (:mod:`stream_models.packing`), so its size is
     capped whatever the burst; its mostly-empty histograms compress well.
     """
     return zlib.compress(pack(state), 6)

@@ -29,8 +29,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
-from stream_models.hazard import STATES
-from stream_models.monitor import Outcome
+from stream_models.fusion.hazard import STATES
+from stream_models.online.scope import Outcome
 
 PREFIX = "seismowatch"
 _ENERGY_BUCKETS_J = tuple(10.0**k for k in range(1, 9))  # 10 J .. 100 MJ, one per decade

@@ -54,21 +54,22 @@ from daemon.delivery import (
 from daemon.metrics import WorkerMetrics, ZoneSnapshot
 from replay.rejects import Reject
 from replay.stream import SENT_AT_HEADER
-from stream_models.events import Event, WireFormatError
-from stream_models.hazard import Transition
-from stream_models.labels import example_key
-from stream_models.monitor import (
+from stream_models.features.inputs import INPUT_NAMES
+from stream_models.fusion.hazard import Transition
+from stream_models.learners.river_model import RiskModel
+from stream_models.online.labels import example_key
+from stream_models.online.orchestrator import mine_policy
+from stream_models.online.records import alert_record, dumps, risk_record
+from stream_models.online.scope import (
     PAYLOAD,
     DuplicateEventError,
     LateEventError,
     Outcome,
     ZoneMonitor,
 )
-from stream_models.pipeline import mine_policy
-from stream_models.records import alert_record, dumps, risk_record
-from stream_models.retrain import Retrainer
-from stream_models.risk import INPUT_NAMES, RiskModel
-from stream_models.state import StateError
+from stream_models.packing import StateError
+from stream_models.retraining.retrainer import Retrainer
+from stream_models.wire import Event, WireFormatError
 
 log = logging.getLogger(__name__)
 _MODEL_FILES_KEPT = 3  # the version the table refers to, plus newer ones a crash left behind

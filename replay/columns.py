@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from stream_models.events import SENSORS
+from stream_models.wire import SENSORS
 
 Format = Literal["gits", "catalog"]
 

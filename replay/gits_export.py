@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stream_models.events import SENSORS
+from stream_models.wire import SENSORS
 
 GITS_COLUMNS: tuple[str, ...] = (
     "№", "Дата", "Время", "X", "Y", "Z", "E", "t", "Eкорр", "tкорр", "V", *SENSORS,

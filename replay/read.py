@@ -1,6 +1,6 @@
 """Turn a GITS export or a public catalog into validated, time-ordered events.
 
-Every row becomes either an :class:`~stream_models.events.Event` or a
+Every row becomes either an :class:`~stream_models.wire.Event` or a
 :class:`~replay.rejects.Reject` naming its row and column: nothing is dropped.
 """
 
@@ -30,7 +30,7 @@ from replay.exceptions import UnreadableFileError
 from replay.limits import Limits
 from replay.rejects import Reject
 from replay.tables import MAX_CELL_CHARS, BadRow, open_table
-from stream_models.events import SENSORS, Event
+from stream_models.wire import SENSORS, Event
 
 ZoneOf = Callable[[float, float, float], str]
 _MAGNITUDE_RANGE = (-3.0, 10.0)  # outside it a "magnitude" column holds something else

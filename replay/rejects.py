@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stream_models.events import REJECT_SCHEMA
+from stream_models.wire import REJECT_SCHEMA
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from replay.broker import client_config, ensure_topics
 from replay.checkpoint import Checkpoint
 from replay.exceptions import BrokerError
 from replay.rejects import Reject
-from stream_models.events import Event
+from stream_models.wire import Event
 
 log = logging.getLogger(__name__)
 

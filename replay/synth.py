@@ -55,7 +55,7 @@ from replay.large_events import (
     random_schedule,
     truncated_gr,
 )
-from stream_models.events import SENSORS
+from stream_models.wire import SENSORS
 
 PAPER_SEED = 7  # the seed whose year follows the paper's calendar of large events
 Calendar = Literal["paper", "random"]

@@ -58,7 +58,7 @@ def backtest(
     from rich.progress import MofNCompleteColumn
 
     from daemon.offline import backtest_view
-    from stream_models.backtest import iter_thresholds
+    from stream_models.evaluation.backtest import iter_thresholds
 
     try:
         levels = list(iter_thresholds(thresholds))

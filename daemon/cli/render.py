@@ -75,7 +75,7 @@ def print_summary(summary: Any, speed: float | None) -> None:
 
 def scores_table(roc_auc: dict[tuple[str, str], float]) -> Table:
     """Models and baselines side by side: progressive ROC-AUC, one column per zone."""
-    from stream_models.monitor import COMPONENTS
+    from stream_models.online.scope import COMPONENTS
 
     zones = sorted({zone for zone, _ in roc_auc})
     table = Table("model", *zones, title="progressive ROC-AUC on the learning target "

@@ -37,7 +37,7 @@ def train(
 ) -> None:
     """Train the LSTM on a historical FILE through the daemon's feature code; write a
     registry entry a worker can start from (``lstm.registry_dir``)."""
-    from stream_models.offline import train_offline
+    from stream_models.retraining.offline_train import train_offline
 
     settings = settings_or_exit(config)
     events = read_for_models(file, fmt, mapping, tz, sheet, settings)

@@ -1,6 +1,6 @@
 """The ``backtest`` command's work and tables: run files, pool them, show skill and thresholds.
 
-Each file runs through its own :class:`~stream_models.pipeline.MineRunner`
+Each file runs through its own :class:`~stream_models.online.orchestrator.MineRunner`
 (the daemon's per-event code, online, no look-ahead); the runs are pooled into
 one table so that an analyst judges a method on several years or mines at once.
 """
@@ -18,10 +18,10 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from config.settings import Settings
-from stream_models.backtest import Collected, collect, evaluate
-from stream_models.events import Event
-from stream_models.pipeline import MineRunner, mine_policy
-from stream_models.thresholds import recommend_scopes, trade_off
+from stream_models.evaluation.backtest import Collected, collect, evaluate
+from stream_models.evaluation.thresholds import recommend_scopes, trade_off
+from stream_models.online.orchestrator import MineRunner, mine_policy
+from stream_models.wire import Event
 
 
 def run(runs: Sequence[tuple[str, Sequence[Event]]], settings: Settings, levels: Sequence[float],

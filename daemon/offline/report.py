@@ -22,8 +22,8 @@ import plotly.graph_objects as go
 from plotly.io import to_html
 from plotly.subplots import make_subplots
 
-from stream_models.events import SENSORS, Event
-from stream_models.monitor import COMPONENTS
+from stream_models.online.scope import COMPONENTS
+from stream_models.wire import SENSORS, Event
 
 MAX_POINTS = 20_000
 LABELLED_LARGEST = 10
@@ -307,7 +307,7 @@ def risk_over_time(collected: Any, target_energy_j: float) -> go.Figure:
 
 
 def molchan_figure(collected: Any, horizon_s: float, target_energy_j: float) -> go.Figure:
-    from stream_models.skill import area_skill, molchan
+    from stream_models.skill.molchan import area_skill, molchan
 
     fig = go.Figure()
     fig.add_trace(

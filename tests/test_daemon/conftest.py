@@ -8,7 +8,7 @@ import pytest
 
 from config.settings import load_settings
 from replay.read import read_events
-from stream_models.events import Event
+from stream_models.wire import Event
 from tests.fixtures import REPO, synth_file
 
 MINE_TOML = REPO / "config" / "synthetic-mine.toml"

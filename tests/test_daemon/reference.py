@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from config.settings import load_settings
-from stream_models.events import Event
-from stream_models.monitor import Outcome
-from stream_models.pipeline import MineRunner
-from stream_models.records import risk_record
+from stream_models.online.orchestrator import MineRunner
+from stream_models.online.records import risk_record
+from stream_models.online.scope import Outcome
+from stream_models.wire import Event
 
 Key = tuple[str, str]  # (event id, zone): each event is scored in its zone and mine-wide
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stream_models.monitor import COMPONENTS
+from stream_models.online.scope import COMPONENTS
 from tests.fixtures import cli, free_port
 
 pytestmark = pytest.mark.integration

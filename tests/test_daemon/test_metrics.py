@@ -14,7 +14,7 @@ from daemon.metrics import WorkerMetrics, ZoneSnapshot
 from replay.gits_export import write_gits
 from replay.read import read_events
 from replay.rejects import Reject
-from stream_models.monitor import MonitorPolicy, ZoneMonitor
+from stream_models.online.scope import MonitorPolicy, ZoneMonitor
 from tests.fixtures import synth_frame
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from daemon.demo import scrape, total
 from replay.broker import EmbeddedBroker
-from stream_models.events import Event
+from stream_models.wire import Event
 from tests.fixtures import (
     SERIAL_LSTM_ENV,
     cli,

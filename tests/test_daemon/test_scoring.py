@@ -17,8 +17,8 @@ from config.settings import load_settings
 from daemon.app import TableStore, json_store
 from daemon.metrics import WorkerMetrics
 from daemon.scoring import ScoringService
-from stream_models.events import Event, utc_text
-from stream_models.training import untrained_model
+from stream_models.retraining.training import untrained_model
+from stream_models.wire import Event, utc_text
 from tests.test_daemon.conftest import MINE_TOML
 
 EVENTS, MINE = "gits.events", "gits.events.mine"

@@ -7,8 +7,8 @@ import numpy as np
 from daemon.app import TableStore, decode_state, encode_state
 from replay.columns import parse_mapping
 from replay.read import read_events
-from stream_models.monitor import MonitorPolicy, ZoneMonitor
-from stream_models.state import pack, unpack
+from stream_models.online.scope import MonitorPolicy, ZoneMonitor
+from stream_models.packing import pack, unpack
 from tests.fixtures import EATON, EATON_MAP
 
 STATE_CAP = 256 * 1024  # bytes a zone's packed state may take, whatever the burst

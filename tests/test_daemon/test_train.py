@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from config.settings import load_settings
-from stream_models.registry import ModelRegistry
-from stream_models.retrain import Retrainer
-from stream_models.risk import INPUT_NAMES
-from stream_models.sequence import META_FILE
+from stream_models.features.inputs import INPUT_NAMES
+from stream_models.learners.sequence import META_FILE
+from stream_models.retraining.registry import ModelRegistry
+from stream_models.retraining.retrainer import Retrainer
 from tests.fixtures import cli, synth_file
 from tests.test_daemon.conftest import MINE_TOML
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from replay.columns import ColumnError, parse_mapping, resolve
-from stream_models.events import SENSORS
+from stream_models.wire import SENSORS
 
 RU = ["№", "Дата", "Время", "X", "Y", "Z", "Е", "t", "Eкорр", "tкорр", "V", *SENSORS]
 EN = [

@@ -14,7 +14,7 @@ from config.settings import load_settings
 from replay.broker import EmbeddedBroker, ensure_topics, free_port
 from replay.gits_export import to_gits_layout
 from replay.read import read_events
-from stream_models.events import Event
+from stream_models.wire import Event
 from tests.fixtures import EATON, EATON_MAP, cli, cli_popen, consume_all, synth_file, synth_frame
 
 pytestmark = pytest.mark.integration

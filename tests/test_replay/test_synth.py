@@ -10,7 +10,7 @@ import pytest
 
 from replay.large_events import LARGE_LOG_E, PAPER_EVENTS
 from replay.synth import SynthParams, generate, sensor_positions, with_precursors
-from stream_models.bvalue import aki_utsu, completeness
+from stream_models.seismology.bvalue import aki_utsu, completeness
 from tests.fixtures import synth_frame
 
 

@@ -14,12 +14,12 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from config.settings import load_settings
 from replay.read import read_events
-from stream_models.backtest import Collected, collect, evaluate
-from stream_models.events import Event
-from stream_models.monitor import COMPONENTS
-from stream_models.pipeline import MineRunner
-from stream_models.skill import molchan
-from stream_models.thresholds import alarm_figures, recommend, recommend_scopes
+from stream_models.evaluation.backtest import Collected, collect, evaluate
+from stream_models.evaluation.thresholds import alarm_figures, recommend, recommend_scopes
+from stream_models.online.orchestrator import MineRunner
+from stream_models.online.scope import COMPONENTS
+from stream_models.skill.molchan import molchan
+from stream_models.wire import Event
 from tests.fixtures import REPO, cli, synth_file
 
 MINE = REPO / "config" / "synthetic-mine.toml"

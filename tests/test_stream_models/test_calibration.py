@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from stream_models.calibration import AlertCalibrator
+from stream_models.fusion.calibration import AlertCalibrator
 
 
 def _probability(z: np.ndarray) -> np.ndarray:

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from stream_models.etas import EtasParams, EtasState, prior_params
-from stream_models.etas_fit import FitError, fit_etas, simulate_etas
-from stream_models.gr import lift
+from stream_models.seismology.etas import EtasParams, EtasState, prior_params
+from stream_models.seismology.etas_fit import FitError, fit_etas, simulate_etas
+from stream_models.seismology.gr import lift
 
 # the generic law's productivity: a branching ratio of 0.5
 TRUE = {"mu": 2e-4, "k": prior_params(1.0).k, "alpha": 1.0, "c_s": 60.0, "p": 1.1}

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_models.bvalue import aki_utsu
-from stream_models.events import Event
-from stream_models.features import WINDOWS_S, ZoneFeatures
-from stream_models.state import nbytes, pack, unpack
-from stream_models.windows import LOG_E_BIN, LOG_T_BIN, N_BUCKETS
+from stream_models.features.rolling import WINDOWS_S, ZoneFeatures
+from stream_models.features.windows import LOG_E_BIN, LOG_T_BIN, N_BUCKETS
+from stream_models.packing import nbytes, pack, unpack
+from stream_models.seismology.bvalue import aki_utsu
+from stream_models.wire import Event
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -217,7 +217,7 @@ def test_log_t_residual_matches_a_least_squares_fit() -> None:
 def test_incremental_histogram_summaries_equal_a_recount_at_every_event() -> None:
     """Mc, the moments above it and the p90 bin are kept up to date as buckets come and go;
     at every event they must equal what the counts alone give (what a restore derives)."""
-    from stream_models.windows import _Ring, binned_b_values
+    from stream_models.features.windows import _Ring, binned_b_values
 
     rng = np.random.default_rng(11)
     gaps = np.concatenate([rng.exponential(30, 3000), rng.exponential(3000, 1000)])

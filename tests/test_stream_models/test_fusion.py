@@ -14,10 +14,10 @@ import pytest
 
 from config.settings import load_settings
 from replay.read import read_events
-from stream_models.fusion import FUSED, Stacker, log_count
-from stream_models.hazard import STATES
-from stream_models.monitor import Outcome
-from stream_models.pipeline import MineRunner
+from stream_models.fusion.hazard import STATES
+from stream_models.fusion.stacker import FUSED, Stacker, log_count
+from stream_models.online.orchestrator import MineRunner
+from stream_models.online.scope import Outcome
 from tests.fixtures import REPO, synth_file
 
 

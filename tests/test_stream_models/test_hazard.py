@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream_models.hazard import HazardPolicy, HazardTracker
+from stream_models.fusion.hazard import HazardPolicy, HazardTracker
 
 POLICY = HazardPolicy((0.3, 0.5, 0.7), hysteresis=0.1, alert_state="c", cooldown_s=600)
 

@@ -8,11 +8,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_models.events import Event
-from stream_models.labels import DelayedLabeler, example_key
-from stream_models.monitor import MonitorPolicy, ZoneMonitor
-from stream_models.risk import RiskModel
-from stream_models.state import pack, unpack
+from stream_models.learners.river_model import RiskModel
+from stream_models.online.labels import DelayedLabeler, example_key
+from stream_models.online.scope import MonitorPolicy, ZoneMonitor
+from stream_models.packing import pack, unpack
+from stream_models.wire import Event
 
 T0 = datetime(2021, 3, 1, tzinfo=UTC)
 HORIZON_S = 3 * 3600.0

@@ -16,15 +16,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_models.events import Event
-from stream_models.history import HistoryStore, ZoneHistory, time_split
-from stream_models.monitor import MonitorPolicy, ZoneMonitor
-from stream_models.policies import RetrainPolicy, TrainConfig
-from stream_models.registry import ModelRegistry
-from stream_models.retrain import Retrainer, retrain_job, score
-from stream_models.risk import INPUT_NAMES
-from stream_models.sequence import META_FILE, WEIGHTS_FILE, ModelFileError, SequenceModel
-from stream_models.training import LstmNet, train_lstm, untrained_model
+from stream_models.features.inputs import INPUT_NAMES
+from stream_models.learners.sequence import META_FILE, WEIGHTS_FILE, ModelFileError, SequenceModel
+from stream_models.online.policies import RetrainPolicy, TrainConfig
+from stream_models.online.scope import MonitorPolicy, ZoneMonitor
+from stream_models.retraining.history import HistoryStore, ZoneHistory, time_split
+from stream_models.retraining.judge import score
+from stream_models.retraining.registry import ModelRegistry
+from stream_models.retraining.retrainer import Retrainer, retrain_job
+from stream_models.retraining.training import LstmNet, train_lstm, untrained_model
+from stream_models.wire import Event
 
 HOUR = 3600.0
 CONFIG = TrainConfig(window=8, hidden=8, epochs=6, seed=3, horizon_s=8 * HOUR)

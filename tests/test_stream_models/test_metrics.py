@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss, roc_auc_score
 
-from stream_models.metrics import BinnedROCAUC, ProgressiveScore
+from stream_models.skill.progressive import BinnedROCAUC, ProgressiveScore
 
 
 @pytest.mark.parametrize("base_rate", [0.5, 0.05, 0.002])

@@ -12,10 +12,15 @@ import numpy as np
 import pytest
 
 from replay.read import read_events
-from stream_models.monitor import DuplicateEventError, LateEventError, MonitorPolicy, ZoneMonitor
-from stream_models.records import risk_record
-from stream_models.risk import RiskModel
-from stream_models.state import nbytes, pack, unpack
+from stream_models.learners.river_model import RiskModel
+from stream_models.online.records import risk_record
+from stream_models.online.scope import (
+    DuplicateEventError,
+    LateEventError,
+    MonitorPolicy,
+    ZoneMonitor,
+)
+from stream_models.packing import nbytes, pack, unpack
 from tests.fixtures import EATON, EATON_MAP, synth_file
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from river import evaluate, metrics
 
-from stream_models.baselines import AbcdBaseline, RateBaseline, ShiftEnergyBaseline
-from stream_models.risk import INPUT_NAMES, RiskModel
-from stream_models.river_eval import AsClassifier
+from stream_models.evaluation.river_eval import AsClassifier
+from stream_models.features.inputs import INPUT_NAMES
+from stream_models.learners.baselines import AbcdBaseline, RateBaseline, ShiftEnergyBaseline
+from stream_models.learners.river_model import RiskModel
 
 
 def _stream(n: int = 400) -> list[tuple[dict[str, float], bool]]:

@@ -13,7 +13,7 @@ from tests.fixtures import REPO
 _PARENT = """
 import sys, time
 sys.path.insert(0, {repo!r})
-from stream_models.retrain import training_pool
+from stream_models.retraining.retrainer import training_pool
 pool = training_pool()
 print(pool.submit(__import__("os").getpid).result(), flush=True)
 time.sleep(600)
@@ -47,7 +47,7 @@ def test_the_training_process_exits_when_its_worker_is_killed() -> None:
 
 
 def test_training_yields_the_cpu_to_scoring() -> None:
-    from stream_models.retrain import training_pool
+    from stream_models.retraining.retrainer import training_pool
 
     pool = training_pool()
     try:

@@ -21,22 +21,21 @@ decision, with its reason, goes to the registry's log.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stream_models.etas import EtasParams, prior_params
-from stream_models.etas_fit import FitError, fit_etas, log_likelihood
-from stream_models.history import HistoryStore, NotEnoughData, ZoneHistory, time_split
-from stream_models.registry import ModelRegistry
-from stream_models.sequence import ModelFileError, SequenceModel
-from stream_models.skill import Timeline, area_skill, molchan
+from stream_models.learners.sequence import ModelFileError
+from stream_models.retraining.history import HistoryStore, NotEnoughData, ZoneHistory, time_split
+from stream_models.retraining.judge import Judge
+from stream_models.retraining.registry import ModelRegistry
+from stream_models.seismology.etas import EtasParams, prior_params
+from stream_models.seismology.etas_fit import FitError, fit_etas, log_likelihood
 
 if TYPE_CHECKING:
-    from stream_models.policies import RetrainPolicy
+    from stream_models.online.policies import RetrainPolicy
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +141,14 @@ def lstm_job(registry: ModelRegistry, histories: dict[str, ZoneHistory],
         reason = (f"not enough history: {n} examples, {pos} learning-target positives "
                   f"(need {policy.min_examples}, {policy.min_positives})")  # fmt: skip
         return _decide(registry, {**decision, "reason": reason, "examples": n})
-    from stream_models.training import train_lstm  # torch: only where training runs
+    from stream_models.retraining.training import train_lstm  # torch: only where training runs
 
     split = time_split(histories, policy.train.validation_fraction, policy.train.horizon_s)
     try:
         model, report = train_lstm(histories, input_names, policy.train, split)
     except NotEnoughData as exc:
         return _decide(registry, {**decision, "reason": str(exc), "examples": n})
-    judge = _Judge(histories, split.validation, input_names, policy, learning or {})
+    judge = Judge(histories, split.validation, input_names, policy, learning or {})
     cand_skill = judge.skill(model)
     current = registry.current("lstm")
     inc_skill = 0.5
@@ -186,32 +185,3 @@ def lstm_job(registry: ModelRegistry, histories: dict[str, ZoneHistory],
                               "incumbent": current, "validation_skill": cand_skill,
                               "incumbent_validation_skill": inc_skill, "promoted": promoted,
                               "reason": reason})  # fmt: skip
-
-
-class _Judge:
-    """Molchan area skill of a model on the validation slice, for learning-target events."""
-
-    def __init__(self, histories: dict[str, ZoneHistory], index: dict[str, np.ndarray],
-                 input_names: Sequence[str], policy: RetrainPolicy,
-                 learning: dict[str, float]) -> None:  # fmt: skip
-        self.histories, self.index = histories, index
-        self.horizon = policy.train.horizon_s
-        col = list(input_names).index("event_log_energy")
-        # each zone's events scaled by its own learning target: one threshold (1) for all
-        parts = [(h.t[i], np.full(len(i), z, object),
-                  10 ** h.x[i, col].astype(float) / learning.get(z, policy.learning_energy_j))
-                 for z, h in histories.items() if (i := index.get(z, np.zeros(0, int))).size]
-        if parts:
-            t, zone, energy = (np.concatenate(p) for p in zip(*parts, strict=True))
-        else:
-            t, zone, energy = np.zeros(0), np.zeros(0, object), np.zeros(0)
-        self.line = Timeline(t, zone, energy)
-        self.targets = int((energy >= 1.0).sum())
-
-    def skill(self, model: SequenceModel) -> float:
-        from stream_models.retrain import score
-
-        _, _, p = score(model, self.histories, self.index)
-        if not len(p) or not self.targets:
-            return math.nan
-        return area_skill(*molchan(self.line, p, self.horizon, 1.0))

@@ -19,8 +19,8 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from stream_models.etas import EtasParams
-from stream_models.sequence import META_FILE, ModelFileError, SequenceModel
+from stream_models.learners.sequence import META_FILE, ModelFileError, SequenceModel
+from stream_models.seismology.etas import EtasParams
 
 Kind = Literal["lstm", "etas"]
 KINDS: tuple[Kind, ...] = ("lstm", "etas")

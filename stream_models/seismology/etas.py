@@ -21,7 +21,7 @@ The forecast is the probability of at least one target (E >= E_T) within the
 horizon H: the expected number of events above Mc in (t, t + H] (the
 background plus the decay of every past event's aftershocks: first generation,
 as no unseen event is assumed), thinned by the Gutenberg-Richter tail
-(:func:`stream_models.gr.log_tail`), as a Poisson probability.
+(:func:`stream_models.seismology.gr.log_tail`), as a Poisson probability.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln
 
-from stream_models.bvalue import MAG_PER_LOG_E
+from stream_models.seismology.bvalue import MAG_PER_LOG_E
 
 RATES = np.exp(np.arange(math.log(3e-9), math.log(30.0) + 1e-9, math.log(10) / 3))
 _H = math.log(10) / 3  # spacing of the log grid: the quadrature weight

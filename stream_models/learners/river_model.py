@@ -1,13 +1,4 @@
-"""The online River model: logistic regression on scaled inputs that carry the clustering.
-
-:func:`model_inputs` turns a zone's features, its ETAS state and the times of
-its last events into the model's inputs, so every model sees the same inputs
-in live runs and backtests. Seismicity clusters, so most inputs measure how
-much happened how recently: counts and energy over several windows,
-Omori-weighted sums of past events with three decay exponents, the ETAS
-expectation for the horizon, and the time since the last event, the last
-learning-target event and the last target; the rest are shape statistics
-(b-value, activity and energy ratios, the event's own size and duration).
+"""The online River model of a zone: logistic regression on the scaled model inputs.
 
 :class:`RiskModel` forecasts the learning target (frequent enough to learn
 from) and learns once its labels mature. Positives are rare, so each is
@@ -27,59 +18,8 @@ from river import compose, linear_model, optim, preprocessing
 
 from stream_models.mathutil import logit, sigmoid
 
-OMORI_P = (0.8, 1.1, 1.5)  # decay exponents of the Omori-weighted input sums (c = 60 s)
 MAX_POSITIVE_WEIGHT = 50.0  # bounds one rare positive's pull while the ratio is still noisy
 MODEL_NAME = "river-logreg"
-_HOUR = 3600.0
-
-
-def _log1p10(v: float) -> float:
-    return math.log10(1 + max(v, 0.0)) if v == v else 0.0
-
-
-def _hours_since(t: float, then: float | None) -> float:
-    """log10(1 + hours since ``then``); ten years when never."""
-    return math.log10(1 + (max(t - then, 0.0) / _HOUR if then is not None else 87600.0))
-
-
-def _finite(v: float | None) -> float:
-    return 0.0 if v is None or not math.isfinite(v) else float(v)
-
-
-def model_inputs(features: Mapping[str, float], log_energy: float, t: float,
-                 since: Mapping[str, float | None], omori: Mapping[float, float],
-                 etas_expected: float) -> dict[str, float]:  # fmt: skip
-    """The model's input vector; missing values are 0 (the scaler centres them).
-
-    ``since`` holds the times of the zone's previous event, last learning-target
-    event and last target; ``omori`` the Omori-weighted sums by decay exponent.
-
-    >>> x = model_inputs({"count_1h": 9}, 3.0, 7200.0, {"previous": 3600.0},
-    ...                  {1.1: 1e-3}, 0.5)
-    >>> x["log_count_1h"], round(x["log_hours_since_previous"], 3), x["log_omori_p1.1"]
-    (1.0, 0.301, -3.0)
-    """
-    f = features.get
-    x: dict[str, float] = {"event_log_energy": log_energy}
-    for w in ("1h", "8h", "24h", "7d"):
-        x[f"log_count_{w}"] = _log1p10(_finite(f(f"count_{w}")))
-    for w in ("8h", "24h"):
-        x[f"log_energy_sum_{w}"] = _log1p10(_finite(f(f"energy_sum_j_{w}")))
-    for name in ("previous", "learning", "target"):
-        x[f"log_hours_since_{name}"] = _hours_since(t, since.get(name))
-    for p in OMORI_P:
-        x[f"log_omori_p{p}"] = math.log10(max(omori.get(p, 0.0), 1e-12))
-    x["log_etas_expected"] = math.log10(max(etas_expected, 1e-9))
-    x["b_value_7d"] = _finite(f("b_value_7d"))
-    x["b_anomaly_24h"] = _finite(f("b_anomaly_24h"))
-    for name in ("activity_ratio_8h", "energy_ratio_8h"):
-        r = _finite(f(name))
-        x[f"log_{name}"] = math.log10(r) if r > 0 else 0.0
-    x["log_t_residual"] = _finite(f("log_t_residual"))
-    return x
-
-
-INPUT_NAMES: tuple[str, ...] = tuple(model_inputs({}, 0.0, 0.0, {}, {}, 0.0))
 
 
 class RiskModel:

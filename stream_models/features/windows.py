@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from stream_models.bvalue import MAG_PER_LOG_E
+from stream_models.seismology.bvalue import MAG_PER_LOG_E
 
 N_BUCKETS = 24
 LOG_E_LO, LOG_E_BIN, LOG_E_BINS = -3.0, 0.1, 128  # 1 mJ .. 6·10⁹ J; beyond: the end bins

@@ -6,7 +6,7 @@ sees what scoring saw. Rows are keyed by (zone, event id): an example released
 again after a restart replaces itself. Rows older than the retention (in event
 time) are deleted; WAL mode lets a training process read while the scorer writes.
 Rows are keyed by (zone, example key), the 63-bit hash of the event id that the
-labels carry (:func:`~stream_models.labels.example_key`).
+labels carry (:func:`~stream_models.online.labels.example_key`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Maximum-likelihood fit of ETAS on a zone history, and ETAS catalogs to check it on.
 
-The fit uses the kernel the forecast uses (:mod:`stream_models.etas`): the
+The fit uses the kernel the forecast uses (:mod:`stream_models.seismology.etas`): the
 triggering sums before each event are built by the same recursion as scoring,
 once per productivity exponent on the grid, and the log-likelihood
 
@@ -23,9 +23,16 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import digamma
 
-from stream_models.bvalue import aki_utsu, completeness
-from stream_models.etas import ALPHAS, LOG_E_REF, RATES, EtasParams, omori_weights, productivity
-from stream_models.gr import shrunk_b
+from stream_models.seismology.bvalue import aki_utsu, completeness
+from stream_models.seismology.etas import (
+    ALPHAS,
+    LOG_E_REF,
+    RATES,
+    EtasParams,
+    omori_weights,
+    productivity,
+)
+from stream_models.seismology.gr import shrunk_b
 
 _MIN_EVENTS = 50  # events above Mc the fit needs before its parameters mean anything
 _BOUNDS = {"log_c": (math.log(1.0), math.log(86400.0)), "p": (0.7, 2.5),

@@ -1,6 +1,6 @@
 """Backtest scoring: how well each model, baseline and alert threshold would have served.
 
-:func:`collect` runs events through :class:`~stream_models.pipeline.MineRunner`
+:func:`collect` runs events through :class:`~stream_models.online.orchestrator.MineRunner`
 (the daemon's own per-event code, online, no look-ahead) and keeps one row per
 event of a zone: its scores as published at the time, and its labels once
 known. Events whose horizon runs past the end of the file have no label and
@@ -8,7 +8,7 @@ are left out of the per-event scores (they are counted). Several files (other
 mines, other years) are run independently and pooled into one table: their
 zones are kept apart, each observed to its own file's end.
 
-The figures lead with time (:mod:`stream_models.skill`): Molchan area skill and
+The figures lead with time (:mod:`stream_models.skill.molchan`): Molchan area skill and
 the probability gain at 5, 10 and 20 % of time in alarm for target events;
 then calibration (Brier skill score against the climatological rate, and a
 reliability table of the fused risk); then, as a second view, per-event
@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stream_models.events import Event
-from stream_models.fusion import FUSED
-from stream_models.labels import example_key
-from stream_models.metrics import roc_auc
-from stream_models.monitor import COMPONENTS, EXPERTS, LEARNING_BIT, TARGET_BIT, Outcome
-from stream_models.pipeline import Advanced, MineRunner
-from stream_models.skill import GAIN_AT, Timeline, area_skill, brier_skill, gain_at, molchan
-from stream_models.skill import reliability as reliability_table
+from stream_models.fusion.stacker import FUSED
+from stream_models.online.labels import example_key
+from stream_models.online.orchestrator import Advanced, MineRunner
+from stream_models.online.scope import COMPONENTS, EXPERTS, LEARNING_BIT, TARGET_BIT, Outcome
+from stream_models.skill.molchan import GAIN_AT, Timeline, area_skill, brier_skill, gain_at, molchan
+from stream_models.skill.molchan import reliability as reliability_table
+from stream_models.skill.progressive import roc_auc
+from stream_models.wire import Event
 
 DAY = 86400.0
 LEARNING = (*EXPERTS, FUSED)

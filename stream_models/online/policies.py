@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stream_models.hazard import HazardPolicy
+from stream_models.fusion.hazard import HazardPolicy
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Each is a River-style classifier on a dict of the zone's features
 (``predict_proba_one(x)``, ``learn_one(x, y)``), so River's own evaluation can
-run it (through :class:`stream_models.river_eval.AsClassifier`), and each works
+run it (through :class:`stream_models.evaluation.river_eval.AsClassifier`), and each works
 for any threshold (the alert target for the reported baselines, the learning
 target inside the fused risk):
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stream_models.etas import EtasParams
-from stream_models.events import Event
-from stream_models.labels import example_key
-from stream_models.monitor import (
+from stream_models.features.inputs import INPUT_NAMES
+from stream_models.learners.sequence import SequenceModel
+from stream_models.online.labels import example_key
+from stream_models.online.policies import RetrainPolicy
+from stream_models.online.scope import (
     PAYLOAD,
     Advance,
     DuplicateEventError,
@@ -25,10 +26,9 @@ from stream_models.monitor import (
     Outcome,
     ZoneMonitor,
 )
-from stream_models.policies import RetrainPolicy
-from stream_models.retrain import Retrainer
-from stream_models.risk import INPUT_NAMES
-from stream_models.sequence import SequenceModel
+from stream_models.retraining.retrainer import Retrainer
+from stream_models.seismology.etas import EtasParams
+from stream_models.wire import Event
 
 
 @dataclass

@@ -13,14 +13,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from stream_models.events import Event
-from stream_models.labels import example_key
-from stream_models.monitor import PAYLOAD, MonitorPolicy
-from stream_models.pipeline import Advanced, MineRunner
-from stream_models.policies import RetrainPolicy
-from stream_models.registry import ModelRegistry
-from stream_models.retrain import Retrainer, retrain_job
-from stream_models.risk import INPUT_NAMES
+from stream_models.features.inputs import INPUT_NAMES
+from stream_models.online.labels import example_key
+from stream_models.online.orchestrator import Advanced, MineRunner
+from stream_models.online.policies import RetrainPolicy
+from stream_models.online.scope import PAYLOAD, MonitorPolicy
+from stream_models.retraining.registry import ModelRegistry
+from stream_models.retraining.retrainer import Retrainer, retrain_job
+from stream_models.wire import Event
 
 
 def train_offline(

@@ -26,7 +26,7 @@ class AsClassifier(base.Classifier):
     """``model`` as a River binary classifier; a NaN (a baseline still asleep) reads as 0.
 
     >>> from river import evaluate, metrics
-    >>> from stream_models.baselines import RateBaseline
+    >>> from stream_models.learners.baselines import RateBaseline
     >>> data = [({"targets_7d": float(i % 4)}, i % 4 == 3) for i in range(80)]
     >>> model = AsClassifier(RateBaseline(7 * 86400, "targets_7d"))
     >>> bool(evaluate.progressive_val_score(data, model, metrics.ROCAUC()).get() > 0.5)

@@ -7,9 +7,10 @@ a backtest calls the very same methods in-process. Per event it computes the
 ETAS forecast (the promoted fit, or the prior before one), the River and LSTM
 probabilities of the learning target (the LSTM one step of the zone's carried
 state) lifted to the alert target by Gutenberg-Richter, the baselines, and the
-fused risk (:class:`~stream_models.fusion.Stacker`, anchored on the ETAS law) that drives the hazard
+fused risk (:class:`~stream_models.fusion.stacker.Stacker`, anchored on the ETAS law) that
+drives the hazard
 state, after a last recalibration on the alert target's own labels
-(:class:`~stream_models.calibration.AlertCalibrator`); when labels mature it
+(:class:`~stream_models.fusion.calibration.AlertCalibrator`); when labels mature it
 teaches the online models, the stacker and the calibration and scores every
 component progressively, on both targets. Its state is
 fixed-shape arrays and small scalars (:meth:`to_state`), except the River
@@ -27,20 +28,27 @@ from typing import Any
 
 import numpy as np
 
-from stream_models.baselines import BASELINES, Baselines, WeekCounter
-from stream_models.calibration import AlertCalibrator
-from stream_models.etas import EtasParams, EtasState, prior_params
-from stream_models.events import Event, utc_text
-from stream_models.features import ZoneFeatures
-from stream_models.fusion import FUSED, Stacker, clip_z, log_count, probability
-from stream_models.gr import log_tail
-from stream_models.hazard import HazardTracker, State, Transition
-from stream_models.labels import DelayedLabeler, RecentKeys, example_key
-from stream_models.metrics import ProgressiveScore
-from stream_models.policies import MonitorPolicy
-from stream_models.reference import LEARNING_SAMPLE, Reference, learning_target
-from stream_models.risk import INPUT_NAMES, OMORI_P, RiskModel, model_inputs
-from stream_models.sequence import STATIC_NAMES, SequenceModel, static_context
+from stream_models.features.inputs import (
+    INPUT_NAMES,
+    OMORI_P,
+    STATIC_NAMES,
+    model_inputs,
+    static_context,
+)
+from stream_models.features.rolling import ZoneFeatures
+from stream_models.fusion.calibration import AlertCalibrator
+from stream_models.fusion.hazard import HazardTracker, State, Transition
+from stream_models.fusion.stacker import FUSED, Stacker, clip_z, log_count, probability
+from stream_models.learners.baselines import BASELINES, Baselines, WeekCounter
+from stream_models.learners.river_model import RiskModel
+from stream_models.learners.sequence import SequenceModel
+from stream_models.online.labels import DelayedLabeler, RecentKeys, example_key
+from stream_models.online.policies import MonitorPolicy
+from stream_models.seismology.etas import EtasParams, EtasState, prior_params
+from stream_models.seismology.gr import log_tail
+from stream_models.seismology.reference import LEARNING_SAMPLE, Reference, learning_target
+from stream_models.skill.progressive import ProgressiveScore
+from stream_models.wire import Event, utc_text
 
 EXPERTS = ("etas", "omori", "river", "lstm", *BASELINES)  # what the fused risk stacks
 ANCHOR = "omori"  # the generic ETAS law: a forecast from the first event, nothing fitted
@@ -331,7 +339,7 @@ class ZoneMonitor:
         >>> mon.event_time(Event("c", day.replace(hour=9), 0, 0, -400, 1.0, 1.0))
         Traceback (most recent call last):
         ...
-        stream_models.monitor.LateEventError: event c at 2021-03-01T09:00:00Z is 3.0 h behind ...
+        stream_models.online.scope.LateEventError: event c at 2021-03-01T09:00:00Z is 3.0 h ...
         """
         t, clock = event.timestamp, self.features.clock
         if clock is None or t >= clock:

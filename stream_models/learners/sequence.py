@@ -2,14 +2,14 @@
 
 It predicts from the order of recent events, which a per-event linear model
 cannot see. Its inputs are the very vectors the River model scores
-(:func:`~stream_models.risk.model_inputs`), standardised with statistics fitted
+(:func:`~stream_models.learners.river_model.model_inputs`), standardised with statistics fitted
 on the training window and saved with the weights; a small head reads the
 hidden state with the static context (the time since the zone's last target
 event and the phase of the shift).
 
 Scoring is numpy, one LSTM step per event: the zone keeps its hidden and cell
 state, so an event costs the same however long the history. Training
-(:mod:`stream_models.training`) unrolls the same cell over windows that start
+(:mod:`stream_models.retraining.training`) unrolls the same cell over windows that start
 with a burn-in of ``window`` steps from a zero state, and a newly promoted
 version warms a zone's state up over the zone's last ``window`` inputs: both
 see what scoring sees.
@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from stream_models.features.inputs import STATIC_NAMES
 from stream_models.mathutil import sigmoid
 
-STATIC_NAMES = ("log_hours_since_target", "shift_sin", "shift_cos")
 FORMAT = "seismowatch.lstm/2"  # /2: stepped with carried state, trained with a burn-in
 WEIGHTS_FILE, META_FILE = "weights.pt", "meta.json"
 WEIGHT_NAMES = (
@@ -44,17 +44,6 @@ WEIGHT_NAMES = (
 
 class ModelFileError(ValueError):
     """A registry entry that cannot be trusted: missing, tampered, or not ours."""
-
-
-def static_context(t: float, last_target_t: float | None, shift_s: float) -> list[float]:
-    """Log10 hours since the last target event (10 years when none) and the shift phase.
-
-    >>> [round(v, 3) for v in static_context(7200.0, 3600.0, 8 * 3600)]  # 2 h into a shift
-    [0.301, 1.0, 0.0]
-    """
-    hours = (t - last_target_t) / 3600 if last_target_t is not None else 87600.0
-    phase = 2 * math.pi * ((t % shift_s) / shift_s)
-    return [math.log10(1 + max(hours, 0.0)), math.sin(phase), math.cos(phase)]
 
 
 @dataclass
@@ -78,7 +67,7 @@ class SequenceModel:
 
     Examples
     --------
-    >>> from stream_models.training import untrained_model
+    >>> from stream_models.retraining.training import untrained_model
     >>> m = untrained_model(["a", "b"], window=4, hidden=4, seed=1)
     >>> state = m.warm(np.ones((3, 2)))
     >>> 0.0 < m.proba(m.step(state, [0.5, -0.5]), [0.0, 0.0, 1.0]) < 1.0

@@ -1,7 +1,7 @@
 """Periodic retraining in event time, and hot-swapping the scorer's LSTM and ETAS fit.
 
 :class:`Retrainer` is shared by all zones of one process. Every ``every_s`` of
-event time it starts :func:`~stream_models.jobs.retrain_job` on the labelled
+event time it starts :func:`~stream_models.retraining.jobs.retrain_job` on the labelled
 history of the last ``train_window_s``: in a separate process by default
 (scoring never waits), or in-line when ``blocking`` (backtests and tests: the
 same versions then take over at the same event in every run). The job refits
@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stream_models.etas import EtasParams
-from stream_models.history import HistoryStore, Index, ZoneHistory
-from stream_models.jobs import retrain_job
-from stream_models.policies import RetrainPolicy
-from stream_models.registry import ModelRegistry
-from stream_models.sequence import ModelFileError, SequenceModel
+from stream_models.learners.sequence import ModelFileError, SequenceModel
+from stream_models.online.policies import RetrainPolicy
+from stream_models.retraining.history import HistoryStore
+from stream_models.retraining.jobs import retrain_job
+from stream_models.retraining.registry import ModelRegistry
+from stream_models.seismology.etas import EtasParams
 
 if TYPE_CHECKING:
-    from stream_models.monitor import Payload
+    from stream_models.online.scope import Payload
 
 log = logging.getLogger(__name__)
 _TRAINING_NICENESS = 10  # added to the worker's: training yields the CPU to scoring
@@ -64,26 +64,6 @@ def exit_with_parent(parent_pid: int, every_s: float = 1.0) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def score(model: SequenceModel, histories: Mapping[str, ZoneHistory], index: Index
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(times, labels, probabilities) of the indexed examples, stepped as scoring steps them."""
-    from scipy.special import expit  # the training process's import, not the worker's
-
-    ts, ys, ps = [], [], []
-    for zone, idx in index.items():
-        if not idx.size:
-            continue
-        h = histories[zone]
-        logits = model.run(h.x[: idx.max() + 1], h.static[: idx.max() + 1])[idx]
-        ts.append(h.t[idx])
-        ys.append(h.y[idx])
-        ps.append(expit(logits))  # no overflow warning for confident logits
-    if not ts:
-        return np.zeros(0), np.zeros(0, bool), np.zeros(0)
-    return np.concatenate(ts), np.concatenate(ys), np.concatenate(ps)
-
 
 
 def _done(result: list[dict[str, Any]]) -> Future[list[dict[str, Any]]]:

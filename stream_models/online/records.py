@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from stream_models.events import utc_text
-from stream_models.hazard import Transition
-from stream_models.monitor import Outcome
+from stream_models.fusion.hazard import Transition
+from stream_models.online.scope import Outcome
+from stream_models.wire import utc_text
 
 # /3: the window features ride inside the risk record (gits.features is gone)
 RISK_SCHEMA = "seismowatch.risk/3"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from stream_models.bvalue import MAG_PER_LOG_E
+from stream_models.seismology.bvalue import MAG_PER_LOG_E
 
 PRIOR_B = 1.0  # magnitude units: the global average of tectonic and mining catalogs alike
 PRIOR_EVENTS = 100  # the prior's weight, in events above Mc
@@ -60,5 +60,5 @@ def shrunk_b_of(b: float, n: int) -> float:
 
 
 def shrunk_b(estimate: Any) -> float:
-    """:func:`shrunk_b_of` for an :class:`~stream_models.bvalue.BValue`."""
+    """:func:`shrunk_b_of` for an :class:`~stream_models.seismology.bvalue.BValue`."""
     return shrunk_b_of(estimate.b, estimate.n)

@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from stream_models.history import NotEnoughData, Split, ZoneHistory, time_split
-from stream_models.metrics import roc_auc
-from stream_models.policies import TrainConfig
-from stream_models.retrain import score
-from stream_models.sequence import STATIC_NAMES, SequenceModel, Standardiser
+from stream_models.features.inputs import STATIC_NAMES
+from stream_models.learners.sequence import SequenceModel, Standardiser
+from stream_models.online.policies import TrainConfig
+from stream_models.retraining.history import NotEnoughData, Split, ZoneHistory, time_split
+from stream_models.retraining.judge import score
+from stream_models.skill.progressive import roc_auc
 
 
 def pick_device(name: str = "auto") -> torch.device:

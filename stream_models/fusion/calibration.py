@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from stream_models.fusion import clip_z
+from stream_models.fusion.stacker import clip_z
 
 PIVOT = -3.0  # the slope turns about here: about one target in twenty horizons
 CREDIBILITY = 20.0  # positive labels at which the learned correction counts half

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stream_models.bvalue import aki_utsu, completeness
-from stream_models.gr import shrunk_b
+from stream_models.seismology.bvalue import aki_utsu, completeness
+from stream_models.seismology.gr import shrunk_b
 
 LEARNING_SAMPLE = 100  # a zone's first events: they fix its learning target and references
 # learning-target events expected per horizon: then about 30 % of examples are positive,

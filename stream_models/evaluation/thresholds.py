@@ -1,7 +1,7 @@
 """What alert thresholds would have meant for operators, and which ones an alert budget allows.
 
 Each figure replays the fused risk of a backtest through the very
-:class:`~stream_models.hazard.HazardTracker` the worker runs (hysteresis,
+:class:`~stream_models.fusion.hazard.HazardTracker` the worker runs (hysteresis,
 expiry one horizon after a zone's last event, cooldown), zone by zone:
 
 * raises: alert episodes opened at the threshold, per zone and week;
@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from stream_models.backtest import Collected
-from stream_models.fusion import FUSED
-from stream_models.hazard import STATES, HazardPolicy, HazardTracker
-from stream_models.pipeline import mine_policy
-from stream_models.policies import MonitorPolicy
+from stream_models.evaluation.backtest import Collected
+from stream_models.fusion.hazard import STATES, HazardPolicy, HazardTracker
+from stream_models.fusion.stacker import FUSED
+from stream_models.online.orchestrator import mine_policy
+from stream_models.online.policies import MonitorPolicy
 
 WEEK_S = 7 * 86400.0
 _B_TIME = 0.25  # the b state: a heads-up the zone spends about this share of its time in

@@ -1,6 +1,6 @@
 """Rolling per-zone features over sliding event-time windows, updated one event at a time.
 
-:class:`ZoneFeatures` feeds each event into :class:`~stream_models.windows.BucketWindows`
+:class:`ZoneFeatures` feeds each event into :class:`~stream_models.features.windows.BucketWindows`
 (fixed rings of time buckets: constant work and a fixed state size per zone,
 whatever the burst) and derives every window's statistics and the ratios
 against the 7-day background. Its state is a few fixed-shape arrays
@@ -14,8 +14,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from stream_models.events import Event
-from stream_models.windows import WINDOW_KEYS, BucketWindows
+from stream_models.features.windows import WINDOW_KEYS, BucketWindows
+from stream_models.wire import Event
 
 WINDOWS_S: dict[str, float] = {"1h": 3600.0, "8h": 8 * 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
 BACKGROUND = "7d"  # the window "current" activity is compared with
