@@ -61,13 +61,13 @@ def import_seconds() -> float:
 
 
 def backtest_rate(events: list[Event], overrides: dict[str, object], config: Path | None,
-                  retrain: bool = True) -> dict[str, float]:  # fmt: skip
+                  retrain: bool = True) -> dict[str, float]:
     """Events/s of the in-process backtest; ``retrain=False``: the per-event path alone
     (the ETAS prior scores, no LSTM), which the live worker runs between retrainings."""
     s = load_settings(config, **{"lstm.blocking": True, **overrides})
     with tempfile.TemporaryDirectory() as tmp:
         runner = MineRunner.build(s.monitor_policy(), s.retrain_policy() if retrain else None,
-                                  Path(tmp), mine_scope=s.mine_scope_name)  # fmt: skip
+                                  Path(tmp), mine_scope=s.mine_scope_name)
         t0 = time.perf_counter()
         collect(runner, events)
         dt = time.perf_counter() - t0
@@ -112,7 +112,7 @@ def burst_state_bytes(events: list[Event]) -> dict[str, float]:
     window = events[i: j[i]]
     burst = [replace(e, event_id=f"{e.event_id}-{k}",
                      time=e.time + timedelta(seconds=k * 2.9)) for e in window
-             for k in range(10)]  # fmt: skip
+             for k in range(10)]
     burst.sort(key=lambda e: e.time)
     mon = ZoneMonitor("mine", load_settings().monitor_policy())
     for e in events[:i]:
@@ -131,7 +131,7 @@ def rss_over(n_events: list[int]) -> dict[str, float]:
         path = write_gits(year, Path(tmp) / "y.parquet")
         s = load_settings(MINE)
         base = read_events(path, "gits", {}, timezone=s.gits_timezone, zone_of=s.zone_of,
-                           default_zone=s.default_zone).events  # fmt: skip
+                           default_zone=s.default_zone).events
     span = base[-1].time - base[0].time + timedelta(days=1)
     runner = MineRunner(s.monitor_policy(), mine_scope=s.mine_scope_name)
     out, done, rep = {}, 0, 0
@@ -157,7 +157,7 @@ def main() -> None:
         path = write_gits(generate(SynthParams()), Path(tmp) / "year.parquet")
         s = load_settings(MINE)
         year = read_events(path, "gits", {}, timezone=s.gits_timezone, zone_of=s.zone_of,
-                           default_zone=s.default_zone).events  # fmt: skip
+                           default_zone=s.default_zone).events
     eaton_alerts = {"alerts.target_energy_j": 2e6, "alerts.horizon_h": 24}
     report = {
         "lstm_import_seconds": import_seconds(),  # before the timed runs below

@@ -19,7 +19,7 @@ app = faust.App(
     f"bench-noop-{int(time.time())}", broker=f"kafka://{bootstrap}", store="memory://",
     web_enabled=False, autodiscover=False, datadir=tempfile.mkdtemp(),
     broker_session_timeout=6, broker_heartbeat_interval=1, consumer_auto_offset_reset="earliest",
-)  # fmt: skip
+)
 source = app.topic(topic, key_serializer="raw", value_serializer="raw")
 seen = {"n": 0, "t0": 0.0}
 

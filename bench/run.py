@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from config.settings import TopicSettings, load_settings  # noqa: E402
 from daemon.demo import scrape, total  # noqa: E402
-from replay.broker import EmbeddedBroker, ensure_topics, free_port  # noqa: E402
+from daemon.kafka.broker import EmbeddedBroker, ensure_topics, free_port  # noqa: E402
 from replay.gits_export import write_gits  # noqa: E402
 from replay.read import read_events  # noqa: E402
 from replay.stream import SENT_AT_HEADER  # noqa: E402
@@ -38,7 +38,7 @@ MINE = ROOT / "config" / "synthetic-mine.toml"
 def env_for(prefix: str, bootstrap: str, state: Path) -> dict[str, str]:
     env = {**os.environ, "SEISMOWATCH_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
            "SEISMOWATCH_STATE_DIR": str(state), "SEISMOWATCH_WORKER__GROUP_ID": f"{prefix}-g",
-           "SEISMOWATCH_METRICS_PORT": str(free_port())}  # fmt: skip
+           "SEISMOWATCH_METRICS_PORT": str(free_port())}
     for t in TopicSettings.model_fields:
         env[f"SEISMOWATCH_TOPICS__{t.upper()}"] = f"{prefix}.{t}"
     return env
@@ -79,7 +79,7 @@ def consume_rate(bootstrap: str, topic: str, n: int) -> float:
 def noop_rate(bootstrap: str, topic: str, n: int, tmp: Path) -> float:
     out = tmp / "noop.txt"
     subprocess.run([sys.executable, str(ROOT / "bench" / "noop_agent.py"), bootstrap, topic,
-                    str(n), str(out)], cwd=tmp, timeout=600, capture_output=True)  # fmt: skip
+                    str(n), str(out)], cwd=tmp, timeout=600, capture_output=True)
     return n / float(out.read_text())
 
 
@@ -96,11 +96,11 @@ def pipeline(bootstrap: str, events: list, tmp: Path, rss_at: list[int]) -> dict
     settings = load_settings(MINE)
     ensure_topics(settings.model_copy(update={"topics": settings.topics.model_copy(update={
         k: f"pipe.{k}" for k in TopicSettings.model_fields})}),
-        bootstrap)  # fmt: skip
+        bootstrap)
     produce(bootstrap, "pipe.events", [(e.zone.encode(), e.to_wire()) for e in events])
     worker = subprocess.Popen([sys.executable, "-m", "daemon", "worker", "--config", str(MINE)],
                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+                              stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{env['SEISMOWATCH_METRICS_PORT']}/metrics"
     n, t_first, rss, t_start = len(events), None, {}, time.perf_counter()
     try:
@@ -122,7 +122,7 @@ def pipeline(bootstrap: str, events: list, tmp: Path, rss_at: list[int]) -> dict
         worker.terminate()
         worker.wait(30)
     return {"events": n, "events_per_s": (n - first_done) / (t_end - t_first),
-            "file_to_last_alert_s": t_end - t_start, "rss_mb": rss}  # fmt: skip
+            "file_to_last_alert_s": t_end - t_start, "rss_mb": rss}
 
 
 def latency(bootstrap: str, events: list, tmp: Path, rate: float, seconds: float) -> dict:  # type: ignore[type-arg]
@@ -132,7 +132,7 @@ def latency(bootstrap: str, events: list, tmp: Path, rate: float, seconds: float
     env = env_for("lat", bootstrap, tmp / "lat")
     worker = subprocess.Popen([sys.executable, "-m", "daemon", "worker", "--config", str(MINE)],
                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+                              stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{env['SEISMOWATCH_METRICS_PORT']}/metrics"
     try:
         warm = events[:20]
@@ -157,20 +157,20 @@ def latency(bootstrap: str, events: list, tmp: Path, rate: float, seconds: float
             p.send("lat.events", key=e.zone.encode(), value=e.to_wire())
             p.flush()
         c = KafkaConsumer("lat.risk", bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                          consumer_timeout_ms=5000)  # fmt: skip
+                          consumer_timeout_ms=5000)
         lat = [m.timestamp / 1000 - sent[json.loads(m.value)["event_id"]] for m in c
-               if json.loads(m.value)["event_id"] in sent]  # fmt: skip
+               if json.loads(m.value)["event_id"] in sent]
         c.close()
     finally:
         worker.terminate()
         worker.wait(30)
     arr = np.array(lat)
     return {"rate_per_s": rate, "events": len(arr), "p50_ms": float(np.percentile(arr, 50) * 1000),
-            "p99_ms": float(np.percentile(arr, 99) * 1000)}  # fmt: skip
+            "p99_ms": float(np.percentile(arr, 99) * 1000)}
 
 
 def lstm_figures(tmp: Path) -> dict:  # type: ignore[type-arg]
-    """LSTM retraining on one default synthetic year, and inference per event.
+    """Fine-tuning the base LSTM on one default synthetic year, and inference per event.
 
     The worker steps the LSTM once per event with its carried state (numpy); that is
     compared with torch's own floor in the same run: one forward pass of a single
@@ -178,18 +178,17 @@ def lstm_figures(tmp: Path) -> dict:  # type: ignore[type-arg]
     """
     import torch
 
-    from stream_models.retraining.offline_train import train_offline
-    from stream_models.retraining.registry import ModelRegistry
+    from stream_models.retraining.pretrain import train_site
+    from stream_models.retraining.registry import base_lstm
 
     s = load_settings(MINE)
     year = write_gits(generate(SynthParams(days=365)), tmp / "default-year.parquet")
     events = read_events(year, "gits", {}, timezone=s.gits_timezone, zone_of=s.zone_of,
-                         default_zone=s.default_zone).events  # fmt: skip
+                         default_zone=s.default_zone).events
     t0 = time.perf_counter()
-    decision = train_offline(events, s.monitor_policy(), s.retrain_policy(), tmp / "reg",
-                             force=True)  # fmt: skip
+    model, report = train_site(events, s.monitor_policy(), base_lstm(),
+                               s.retrain_policy().finetune, s.mine_scope_name)
     offline_s = time.perf_counter() - t0
-    model = ModelRegistry(tmp / "reg").load(str(decision["version"]))
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(model.window, len(model.input_names)))
     static = np.array([1.0, 0.0, 1.0])
@@ -218,14 +217,14 @@ def lstm_figures(tmp: Path) -> dict:  # type: ignore[type-arg]
 
     floor_ms = np.array(timed(linear)) * 1000
     return {
-        "events": len(events), "train_examples": decision.get("train_examples"),
-        "retrain_seconds": decision.get("train_seconds"),
+        "events": len(events), "train_examples": report.get("train_examples"),
+        "retrain_seconds": report.get("train_seconds"),
         "offline_train_command_seconds": offline_s,
         "inference_ms_p50": float(np.percentile(lstm_ms, 50)),
         "inference_ms_p99": float(np.percentile(lstm_ms, 99)),
         "torch_linear_floor_ms_p50": float(np.percentile(floor_ms, 50)),
         "window": model.window, "hidden": model.hidden,
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -245,7 +244,7 @@ def main() -> None:
     path = write_gits(frame, tmp / "year.parquet")
     s = load_settings(MINE)
     events = read_events(path, "gits", {}, timezone=s.gits_timezone, zone_of=s.zone_of,
-                         default_zone=s.default_zone).events  # fmt: skip
+                         default_zone=s.default_zone).events
     report: dict = {"cpus": os.cpu_count()}  # type: ignore[type-arg]
     with EmbeddedBroker(log_path=tmp / "broker.log") as b:
         payloads = [(e.zone.encode(), e.to_wire()) for e in events]

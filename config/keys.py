@@ -151,7 +151,7 @@ def _line_of(text: str, dotted: str) -> int | None:
 def explain(
     errors: list[dict[str, Any]], toml: Path | None, environ: Mapping[str, str],
     flags: Mapping[str, str],
-) -> str:  # fmt: skip
+) -> str:
     """One line per invalid value, naming where the user set it: the flag, the
     variable, or the file and line (``flags`` maps dotted keys to option names)."""
     text = toml.read_text(encoding="utf-8") if toml is not None else ""

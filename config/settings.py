@@ -126,26 +126,50 @@ class MonitoringSettings(BaseModel):
 
 
 class LstmSettings(BaseModel):
-    """The periodically retrained sequence model (see ``stream_models.learners.sequence``)."""
+    """The sequence model: the pretrained base every scope starts from, fine-tuned per scope
+    (see ``stream_models.learners.sequence``)."""
 
     model_config = ConfigDict(allow_inf_nan=False)
 
     enabled: bool = True
-    window: int = Field(64, ge=2)  # feature vectors of a zone per sequence
-    hidden: int = Field(16, ge=4)
-    epochs: int = Field(4, ge=1)  # more overfits a year of one mine (validation ROC-AUC falls)
+    base_model: Path | None = None  # a site's own base (seismowatch train); none: the shipped one
+    window: int = Field(64, ge=2)  # input vectors a new version warms a scope's state up on
+    epochs: int = Field(3, ge=1)  # of a fine-tuning, from the model scoring now
+    lr: float = Field(3e-4, gt=0)
     seed: int = 7
-    retrain_every_h: float = Field(720.0, gt=0)  # event time between retrainings
-    train_window_h: float = Field(4320.0, gt=0)  # labelled history used per retraining
+    finetune_every_examples: int = Field(300, ge=1)  # new labelled examples since the last ...
+    finetune_every_h: float = Field(168.0, gt=0)  # ... or this much event time, with at least
+    finetune_min_new: int = Field(50, ge=1)  # this many new examples
+    train_window_h: float = Field(4320.0, gt=0)  # labelled history a fine-tuning sees
     validation_fraction: float = Field(0.2, gt=0, lt=1)  # the newest slice, held back
-    min_train_examples: int = Field(500, ge=10)
+    min_train_examples: int = Field(200, ge=10)
     min_train_positives: int = Field(20, ge=1)
     min_validation_positives: int = Field(5, ge=1)
-    retention_h: float = Field(8760.0, gt=0)  # history store keeps this much event time
     shift_h: float = Field(8.0, gt=0)  # length of a mine shift (static context)
-    blocking: bool = False  # True: train in-line (reproducible backtests); False: background
-    registry_dir: Path | None = None  # default: <state_dir>/registry
+    blocking: bool = False  # True: the worker waits for each job (reproducible runs)
     device: str = "auto"  # "auto": CUDA when present, else CPU
+
+
+class EtasSettings(BaseModel):
+    """When a scope refits its ETAS law (see ``stream_models.seismology.etas_fit``)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    enabled: bool = True
+    refit_growth: float = Field(0.25, gt=0)  # events above Mc grew by this share since the fit
+    refit_every_events: int = Field(500, ge=1)  # ... or this many new ones
+    refit_every_h: float = Field(168.0, gt=0)  # ... or this much event time, with at least
+    refit_min_new: int = Field(20, ge=1)  # this many new events above Mc
+    window_h: float = Field(4320.0, gt=0)  # the events a fit sees
+
+
+class HistorySettings(BaseModel):
+    """Each scope's history for retraining, kept in the changelog in chunks."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    retention_h: float = Field(8760.0, gt=0)
+    max_rows: int = Field(20000, ge=1000)  # events, and labelled examples, per scope
 
 
 def known_timezone(name: str) -> str:
@@ -171,7 +195,7 @@ class InputSettings(BaseModel):
 
     def limits(self) -> Limits:
         return Limits(self.max_energy_j, datetime.combine(self.earliest, time(), UTC),
-                      timedelta(hours=self.future_slack_h))  # fmt: skip
+                      timedelta(hours=self.future_slack_h))
 
 
 class Settings(BaseSettings):
@@ -196,14 +220,18 @@ class Settings(BaseSettings):
     input: InputSettings = Field(default_factory=InputSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     lstm: LstmSettings = Field(default_factory=LstmSettings)
+    etas: EtasSettings = Field(default_factory=EtasSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     state_dir: Path = Path(".seismowatch")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9108, ge=0, le=65535)
     gits_timezone: str = "Asia/Novokuznetsk"  # GITS exports are written in mine local time
     catalog_timezone: str = "UTC"
+    # the mine's local time: the working week and shifts a background may follow
+    local_timezone: str = "Asia/Novokuznetsk"
 
-    @field_validator("gits_timezone", "catalog_timezone")
+    @field_validator("gits_timezone", "catalog_timezone", "local_timezone")
     @classmethod
     def _known_timezone(cls, name: str) -> str:
         return known_timezone(name)
@@ -234,8 +262,12 @@ class Settings(BaseSettings):
         return self.alerts.log_path or self.state_dir / "alerts.jsonl"
 
     @property
-    def registry_dir(self) -> Path:
-        return self.lstm.registry_dir or self.state_dir / "registry"
+    def utc_offset_s(self) -> float:
+        """The local time zone's offset now (a daylight-saving hour is not followed)."""
+        from zoneinfo import ZoneInfo
+
+        offset = datetime.now(ZoneInfo(self.local_timezone)).utcoffset()
+        return offset.total_seconds() if offset is not None else 0.0
 
     def monitor_policy(self) -> MonitorPolicy:
         """The per-zone pipeline's policy: the same for the daemon and a backtest."""
@@ -253,21 +285,27 @@ class Settings(BaseSettings):
             sequence_window=self.lstm.window,
             shift_s=self.lstm.shift_h * 3600,
             max_lateness_s=a.max_lateness_h * 3600,
+            utc_offset_s=self.utc_offset_s,
         )
 
     def retrain_policy(self) -> RetrainPolicy:
-        """When and how the LSTM is retrained: the same for the worker, train and a backtest."""
-        m = self.lstm
+        """When and how each scope refits ETAS and fine-tunes its LSTM: the same for the
+        worker, ``seismowatch train`` and a backtest."""
+        m, e, h = self.lstm, self.etas, self.history
         return RetrainPolicy(
-            every_s=m.retrain_every_h * 3600, train_window_s=m.train_window_h * 3600,
-            retention_s=m.retention_h * 3600, min_examples=m.min_train_examples,
+            etas_growth=e.refit_growth, etas_every_events=e.refit_every_events,
+            etas_every_s=e.refit_every_h * 3600, etas_min_new=e.refit_min_new,
+            etas_window_s=e.window_h * 3600, lstm_every_examples=m.finetune_every_examples,
+            lstm_every_s=m.finetune_every_h * 3600, lstm_min_new=m.finetune_min_new,
+            train_window_s=m.train_window_h * 3600, min_examples=m.min_train_examples,
             min_positives=m.min_train_positives,
-            min_validation_positives=m.min_validation_positives, blocking=m.blocking,
-            lstm=m.enabled, learning_energy_j=self.monitor_policy().learning_j,
-            train=TrainConfig(window=m.window, hidden=m.hidden, epochs=m.epochs, seed=m.seed,
-                              horizon_s=self.alerts.horizon_h * 3600,
-                              validation_fraction=m.validation_fraction, device=m.device),
-        )  # fmt: skip
+            min_validation_positives=m.min_validation_positives,
+            retention_s=h.retention_h * 3600, max_rows=h.max_rows, blocking=m.blocking,
+            etas=e.enabled, lstm=m.enabled,
+            finetune=TrainConfig(window=m.window, epochs=m.epochs, seed=m.seed, lr=m.lr,
+                                 horizon_s=self.alerts.horizon_h * 3600,
+                                 validation_fraction=m.validation_fraction, device=m.device),
+        )
 
     def zone_of(self, x: float, y: float, z: float) -> str:
         """The first configured zone containing the point, else ``default_zone``."""

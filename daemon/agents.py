@@ -1,4 +1,4 @@
-"""The worker's agent and timers: a few lines each, the work is in :mod:`daemon.scoring`."""
+"""The worker's agent and timers: a few lines each, the work is in :mod:`daemon.service`."""
 
 from __future__ import annotations
 
@@ -10,22 +10,10 @@ from typing import Any
 import faust
 
 from config.settings import Settings
-from daemon.scoring import ScoringService
-from replay.stream import SENT_AT_HEADER  # when the replay adapter handed the event to Kafka
+from daemon.service import ScoringService
+from stream_models.wire import sent_at
 
 _LAG_INTERVAL_S = 5.0
-
-
-def sent_at(headers: Any) -> float | None:
-    """The producer's send time from the message headers, if the producer set one."""
-    items = headers.items() if isinstance(headers, dict) else (headers or ())
-    for key, value in items:
-        if key == SENT_AT_HEADER or key == SENT_AT_HEADER.encode():
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 def dead_letter_source(value: bytes | None) -> str:
@@ -38,7 +26,7 @@ def dead_letter_source(value: bytes | None) -> str:
 
 
 def register(app: faust.App, events: Any, mine: Any, service: ScoringService,
-             settings: Settings) -> None:  # fmt: skip
+             settings: Settings) -> None:
     @app.task
     async def quiet_client_loggers() -> None:
         """Faust's worker turns debug logs on for the clients and for Faust itself; each
@@ -92,7 +80,7 @@ def register(app: faust.App, events: Any, mine: Any, service: ScoringService,
             hw = consumer.highwater(tp)
             if hw is None:
                 continue
-            done = service.applied.get((tp.topic, tp.partition))
+            done = service.position.get((tp.topic, tp.partition))
             lag = hw - (done + 1) if done is not None else hw
             gauge.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
         for labels in exported - owned:  # moved to another worker: it reports them now

@@ -4,10 +4,11 @@ read back, a partition's clock, the local alert log, and the errors that stop a 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
+
+from stream_models.wire import dumps
 
 _GAP_TRIES = (0.5, 1.0, 2.0)  # seconds between re-reads of offsets Kafka did not return
 
@@ -66,11 +67,11 @@ class AlertLog:
 
     def append(self, record: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+            fh.write(dumps(record).decode() + "\n")
 
 
 async def read_range(fetch: FetchRange, tp: TP, start: int, end: int
-                     ) -> list[tuple[int, bytes, float | None]]:  # fmt: skip
+                     ) -> list[tuple[int, bytes, float | None]]:
     """Offsets ``[start, end)`` of ``tp`` read from Kafka directly; a read that returns fewer
     than asked is retried, then raises :class:`GapError`: skipping them would lose events."""
     messages: list[tuple[int, bytes, float | None]] = []

@@ -26,7 +26,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings, child_env
-from replay.broker import free_port, kafka_endpoint, port_open
+from daemon.kafka.broker import free_port, kafka_endpoint, port_open
 from replay.checkpoint import Checkpoint
 from replay.gits_export import write_gits
 from replay.read import read_events
@@ -65,10 +65,10 @@ def parse_samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 
 def total(samples: dict[str, list[tuple[dict[str, str], float]]], name: str,
-          skip_zone: str | None = None) -> float:  # fmt: skip
+          skip_zone: str | None = None) -> float:
     """Sum of a metric's samples, leaving out one zone's (the mine-wide scope repeats them)."""
     return sum(v for labels, v in samples.get(name, [])
-               if skip_zone is None or labels.get("zone") != skip_zone)  # fmt: skip
+               if skip_zone is None or labels.get("zone") != skip_zone)
 
 
 @contextlib.contextmanager
@@ -117,13 +117,13 @@ def demo_settings(settings: Settings, base_dir: Path, metrics_port: int | None) 
 def run_replay(
     settings: Settings, bootstrap: str, path: Path, speed: float | None, progress: DemoProgress,
     should_stop: Callable[[], bool],
-) -> None:  # fmt: skip
+) -> None:
     """The replay adapter's own code path, in a thread."""
     try:
         result = read_events(
             path, "gits", {}, timezone=settings.gits_timezone, zone_of=settings.zone_of,
             default_zone=settings.default_zone,
-        )  # fmt: skip
+        )
         items = build_items(result.events, result.rejects, settings)
         progress.total = len(result.events)
         sink = KafkaSink(settings, bootstrap)
@@ -131,7 +131,7 @@ def run_replay(
         for state in iter_replay(
             items, sink.send, checkpoint, speed=speed, should_stop=should_stop,
             rejects_total=len(result.rejects),
-        ):  # fmt: skip
+        ):
             progress.sent = max(state.acked - len(result.rejects), 0)
         sink.close()
     except Exception as exc:  # reported by the renderer, never swallowed
@@ -154,7 +154,7 @@ def _follow_alerts(
     settings: Settings, bootstrap: str, out: queue.Queue[dict[str, Any]]
 ) -> tuple[threading.Thread, Callable[[], None]]:
     """Follow the alerts topic in a thread with its own event loop; returns (thread, stop)."""
-    from daemon.feed import iter_alerts
+    from daemon.kafka.feed import iter_alerts
 
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
@@ -193,8 +193,9 @@ class Summary:
     rejected: int
     alerts: dict[tuple[str, str], int]  # (kind, state) -> count
     roc_auc: dict[tuple[str, str], float]  # (zone, model) -> progressive ROC-AUC, learning target
-    retrainings: dict[str, int]  # result (promoted, rejected, skipped) -> count
-    lstm_version: str
+    retrainings: dict[tuple[str, str], int]  # (model, result) -> count, over the zones
+    versions: dict[tuple[str, str], str]  # (zone, model) -> the version scoring at the end
+    own_fit: dict[tuple[str, str], float]  # (zone, model) -> share scored with its own fit
     latency_p50_s: float
     latency_p99_s: float
     wall_s: float
@@ -207,7 +208,7 @@ Update = Status | DemoProgress | Alert | Summary
 
 
 def histogram_quantile(samples: dict[str, list[tuple[dict[str, str], float]]], name: str,
-                       q: float) -> float:  # fmt: skip
+                       q: float) -> float:
     """Prometheus' histogram_quantile over a scraped histogram (linear within a bucket);
     infinite when the quantile lies above the top finite bucket, which bounds no value.
 
@@ -230,8 +231,17 @@ def histogram_quantile(samples: dict[str, list[tuple[dict[str, str], float]]], n
     return prev_le
 
 
+def _counts(samples: list[tuple[dict[str, str], float]]) -> dict[tuple[str, str], int]:
+    """Retrainings summed over the zones, by (model, result)."""
+    out: dict[tuple[str, str], int] = {}
+    for labels, v in samples:
+        key = (labels["model"], labels["result"])
+        out[key] = out.get(key, 0) + int(v)
+    return out
+
+
 def dangerous_events(settings: Settings, path: Path, records: list[dict[str, Any]]
-                     ) -> list[tuple[str, str, float, bool]]:  # fmt: skip
+                     ) -> list[tuple[str, str, float, bool]]:
     """Each target event of the export, and whether its zone had an alert episode open
     (raised to the alert state, not yet all-clear) at some time in the horizon before it."""
     from datetime import datetime
@@ -259,7 +269,7 @@ def dangerous_events(settings: Settings, path: Path, records: list[dict[str, Any
 def iter_demo(
     settings: Settings, base_dir: Path, *, days: int, seed: int, speed: float | None,
     should_stop: Callable[[], bool] = lambda: False, hold: bool = False,
-) -> Iterator[Update]:  # fmt: skip
+) -> Iterator[Update]:
     """Run the whole system once; yield what the CLI renders.
 
     With ``hold`` the broker and worker keep running after the summary until
@@ -274,7 +284,7 @@ def iter_demo(
         for message in announced:
             yield Status(message)
         yield Status(f"follow the alerts from another terminal with "
-                     f"`seismowatch alerts --follow --bootstrap {bootstrap}`")  # fmt: skip
+                     f"`seismowatch alerts --follow --bootstrap {bootstrap}`")
         url = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
         with worker_process(settings, bootstrap, base_dir / "worker.log") as proc:
             wait_for_endpoint(url, proc)
@@ -286,7 +296,7 @@ def iter_demo(
             replayer = threading.Thread(
                 target=run_replay, args=(settings, bootstrap, path, speed, progress, should_stop),
                 daemon=True,
-            )  # fmt: skip
+            )
             replayer.start()
             drain_deadline = None
             last_scrape = 0.0
@@ -305,7 +315,7 @@ def iter_demo(
                         yield progress
                     if proc.poll() is not None:
                         raise RuntimeError(f"worker exited with code {proc.returncode}; "
-                                           f"see {base_dir / 'worker.log'}")  # fmt: skip
+                                           f"see {base_dir / 'worker.log'}")
                     if progress.replay_error:
                         raise RuntimeError(f"replay failed: {progress.replay_error}")
                     if should_stop():
@@ -340,14 +350,11 @@ def iter_demo(
                     (labels["zone"], labels["model"]): v
                     for labels, v in samples.get("seismowatch_model_roc_auc_learning_target", [])
                 },
-                retrainings={
-                    labels["result"]: int(v)
-                    for labels, v in samples.get("seismowatch_lstm_retrainings_total", [])
-                },
-                lstm_version=next(
-                    (labels["version"] for labels, _ in samples.get("seismowatch_lstm_info", [])),
-                    "none",
-                ),
+                retrainings=_counts(samples.get("seismowatch_retrainings_total", [])),
+                versions={(labels["zone"], labels["model"]): labels["version"]
+                          for labels, _ in samples.get("seismowatch_model_info", [])},
+                own_fit={(labels["zone"], labels["model"]): v
+                         for labels, v in samples.get("seismowatch_model_own_fit_ratio", [])},
                 latency_p50_s=histogram_quantile(
                     samples, "seismowatch_processing_latency_seconds", 0.5
                 ),
@@ -361,9 +368,9 @@ def iter_demo(
             )
             if hold:
                 yield Status(f"holding: broker {bootstrap} and worker {url} keep running; "
-                             "Ctrl-C stops them")  # fmt: skip
+                             "Ctrl-C stops them")
                 while not should_stop():
                     if proc.poll() is not None:
                         raise RuntimeError(f"worker exited with code {proc.returncode}; "
-                                           f"see {base_dir / 'worker.log'}")  # fmt: skip
+                                           f"see {base_dir / 'worker.log'}")
                     time.sleep(0.2)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import (
@@ -23,13 +23,13 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    Info,
     start_http_server,
 )
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from stream_models.fusion.hazard import STATES
+from stream_models.online.schedule import Decision
 from stream_models.online.scope import Outcome
 
 PREFIX = "seismowatch"
@@ -51,7 +51,7 @@ _ROLLING = {
                                            1.0),
     "rolling_energy_per_volume_joules_per_cubic_meter": (
         "energy_per_volume_j_m3", "Energy released per mined volume in the window.", 1.0),
-}  # fmt: skip
+}
 _SCORES = {
     "model_roc_auc": ("roc_auc", "Progressive-validation ROC-AUC."),
     "model_log_loss": ("log_loss", "Progressive-validation log loss."),
@@ -72,13 +72,15 @@ class ZoneSnapshot:
     scores: Callable[[], Mapping[str, Mapping[str, float]]]  # progressive scores, on demand
     state_bytes: int | None  # compressed size of its last stored state
     learning_scores: Callable[[], Mapping[str, Mapping[str, float]]] = dict  # learning target
+    own_fit: Callable[[], Mapping[str, float]] = dict  # share of events scored with own fit
+    retrainings: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # model, result
 
 
 class ZoneCollector(Collector):
     """Per-zone gauges computed at scrape time from the zones the worker owns now."""
 
     def __init__(self, zones: Callable[[], Sequence[ZoneSnapshot]],
-                 stopped: Callable[[], Sequence[tuple[str, int]]]) -> None:  # fmt: skip
+                 stopped: Callable[[], Sequence[tuple[str, int]]]) -> None:
         self.zones = zones
         self.stopped = stopped
 
@@ -90,27 +92,33 @@ class ZoneCollector(Collector):
             return GaugeMetricFamily(f"{PREFIX}_{stem}", doc, labels=labels)
 
         rolling = {stem: gauge(stem, doc, ["zone", "window"])
-                   for stem, (_, doc, _) in _ROLLING.items()}  # fmt: skip
+                   for stem, (_, doc, _) in _ROLLING.items()}
         risk = gauge("risk_probability", "Probability of a target event within the horizon.",
-                     ["zone"])  # fmt: skip
+                     ["zone"])
         comp = gauge("risk_component_probability",
                      "Probability by model or baseline for the zone's last event.",
-                     ["zone", "model"])  # fmt: skip
-        weight = gauge("fusion_weight", "Coefficient of each expert in the zone's fused risk "
-                       "(the stacker's, and its 'intercept').", ["zone", "model"])  # fmt: skip
+                     ["zone", "model"])
+        weight = gauge("fusion_weight", "Weight of each expert in the zone's fused risk (the "
+                       "mixture's; they sum to 1).", ["zone", "model"])
+        own = gauge("model_own_fit_ratio", "Share of the zone's events each model scored with "
+                    "a fit of its own (the rest with its prior).", ["zone", "model"])
         hazard = gauge("hazard_state", "Hazard state: 0=a none, 1=b low, 2=c high, 3=d danger.",
-                       ["zone"])  # fmt: skip
+                       ["zone"])
         last_t = gauge("last_event_timestamp_seconds", "Event time of the last scored event.",
-                       ["zone"])  # fmt: skip
+                       ["zone"])
         size = gauge("zone_state_bytes",
                      "Compressed size of the zone's last stored state: one changelog message.",
-                     ["zone"])  # fmt: skip
+                     ["zone"])
         scores = {stem: gauge(stem, doc, ["zone", "model"])
-                  for stem, (_, doc) in _SCORES.items()}  # fmt: skip
+                  for stem, (_, doc) in _SCORES.items()}
         learning = {stem: gauge(f"{stem}_learning_target", f"{doc[:-1]}, learning target.",
                                 ["zone", "model"]) for stem, (_, doc) in _LEARNING.items()}
-        info = InfoMetricFamily(f"{PREFIX}_model", "Risk model name and version, by zone.",
-                                labels=["zone"])  # fmt: skip
+        info = InfoMetricFamily(f"{PREFIX}_model", "The version of each model scoring the zone "
+                                "now (river, lstm, etas).", labels=["zone", "model"])
+        retrained = CounterMetricFamily(f"{PREFIX}_retrainings", "Retrainings of the zone's "
+                                        "models by result: promoted, rejected by the gate, "
+                                        "skipped (too little data).",
+                                        labels=["zone", "model", "result"])
         for z in self.zones():
             if z.state_bytes is not None:
                 size.add_metric([z.zone], z.state_bytes)
@@ -120,6 +128,11 @@ class ZoneCollector(Collector):
             for model, values in z.learning_scores().items():
                 for stem, (key, _) in _LEARNING.items():
                     learning[stem].add_metric([z.zone, model], values.get(key, math.nan))
+            for model, share in z.own_fit().items():
+                own.add_metric([z.zone, model], share)
+            for model, results in z.retrainings.items():
+                for result, n in results.items():
+                    retrained.add_metric([z.zone, model, result], n)
             o = z.last
             if o is None:
                 continue
@@ -136,15 +149,15 @@ class ZoneCollector(Collector):
                 weight.add_metric([z.zone, model], w)
             hazard.add_metric([z.zone], STATES.index(o.state))
             last_t.add_metric([z.zone], o.event.timestamp)
-            name, _, version = o.model_version.partition("@")
-            info.add_metric([z.zone], {"name": name, "version": version})
+            for model, version in o.versions.items():
+                info.add_metric([z.zone, model], {"version": str(version)})
         stopped = gauge("partition_stopped",
                         "1 while a partition is stopped: its zones' state could not be restored.",
-                        ["topic", "partition"])  # fmt: skip
+                        ["topic", "partition"])
         for topic, partition in self.stopped():
             stopped.add_metric([topic, str(partition)], 1.0)
-        yield from (*rolling.values(), risk, comp, weight, hazard, last_t, size,
-                    *scores.values(), *learning.values(), info, stopped)  # fmt: skip
+        yield from (*rolling.values(), risk, comp, weight, own, hazard, last_t, size,
+                    *scores.values(), *learning.values(), info, retrained, stopped)
 
 
 class WorkerMetrics:
@@ -163,118 +176,101 @@ class WorkerMetrics:
             name("events_rejected_total"),
             "Messages on the events topic that were not valid events (dead-lettered).",
             ["reason"], registry=r,
-        )  # fmt: skip
+        )
         self.dead_letters = Counter(
             name("dead_letters_total"),
             "Messages on the rejected topic: rows the replay adapter refused (source=replay) "
             "and messages the workers could not score (source=worker).", ["source"], registry=r,
-        )  # fmt: skip
+        )
         self.duplicates_skipped = Counter(
             name("events_duplicate_total"),
             "Redelivered events already in the restored state, skipped.", ["partition"],
             registry=r,
-        )  # fmt: skip
+        )
         self.gap_replayed = Counter(
             name("events_gap_replayed_total"),
             "Events the consumer skipped after a restart or rebalance, read from Kafka directly.",
             registry=r,
-        )  # fmt: skip
+        )
         self.event_energy = Histogram(
             name("event_energy_joules"), "Seismic energy of scored events.", ["zone"],
             buckets=_ENERGY_BUCKETS_J, registry=r,
-        )  # fmt: skip
+        )
         self.event_duration = Histogram(
             name("event_duration_seconds"), "Duration of scored events.", ["zone"],
             buckets=_DURATION_BUCKETS_S, registry=r,
-        )  # fmt: skip
+        )
         self.alerts = Counter(
             name("alerts_total"), "Alerts sent, by zone, state and kind (raise, all-clear).",
             ["zone", "state", "kind"], registry=r,
-        )  # fmt: skip
+        )
         self.labels_learned = Counter(
             name("labels_learned_total"), "Examples learned after their horizon passed.",
             ["zone", "label"], registry=r,
-        )  # fmt: skip
+        )
         self.latency = Histogram(
             name("processing_latency_seconds"),
             "From the event entering Kafka (record timestamp) to its risk record being sent.",
             buckets=LATENCY_BUCKETS_S, registry=r,
-        )  # fmt: skip
+        )
         self.consumer_lag = Gauge(
             name("consumer_lag_messages"), "Messages behind the log end, by partition.",
             ["topic", "partition"], registry=r,
-        )  # fmt: skip
+        )
         self.snapshots = Counter(
             name("state_snapshots_total"), "State snapshots written (then offsets acked).",
             registry=r,
-        )  # fmt: skip
-        self.retrainings = Counter(
-            name("lstm_retrainings_total"),
-            "LSTM retrainings by result: promoted, rejected (gate), skipped (too little data).",
-            ["result"], registry=r,
-        )  # fmt: skip
-        self.lstm_validation_auc = Gauge(
-            name("lstm_validation_roc_auc"),
-            "Validation ROC-AUC of the last candidate and of the model it was judged against.",
-            ["model"], registry=r,
-        )  # fmt: skip
-        self.lstm_training_seconds = Gauge(
-            name("lstm_training_seconds"), "Wall time of the last LSTM training.", registry=r
         )
-        self.lstm_info = Info(name("lstm"), "The LSTM version scoring now.", registry=r)
-        self.lstm_validation_skill = Gauge(
-            name("lstm_validation_skill"),
-            "Molchan area skill on the held-back slice of the last LSTM candidate and of the "
-            "model it was judged against (the promotion gate's evidence).", ["model"], registry=r,
-        )  # fmt: skip
-        self.etas_fits = Counter(
-            name("etas_fits_total"),
-            "ETAS refits by result: promoted, rejected (held-out likelihood), skipped.",
-            ["result"], registry=r,
-        )  # fmt: skip
-        self.etas_info = Info(name("etas"), "The ETAS fit scoring now (prior: none yet).",
-                              registry=r)  # fmt: skip
+        self.validation_skill = Gauge(
+            name("validation_skill"),
+            "Held-back skill of the last candidate of each model and of the model it was judged "
+            "against (Molchan area skill for the LSTM, log-likelihood per event for ETAS).",
+            ["zone", "model", "role"], registry=r,
+        )
+        self.training_seconds = Gauge(
+            name("training_seconds"), "Wall time of the last LSTM fine-tuning.", registry=r
+        )
         self.last_processed = Gauge(
             name("last_processed_timestamp_seconds"),
             "Wall-clock time this worker last scored an event (its start time before the first).",
             registry=r,
-        )  # fmt: skip
+        )
         self.hazard_threshold = Gauge(
             name("hazard_threshold_probability"),
             "Settings alerts.thresholds (scope zone) and alerts.mine_thresholds (scope mine): "
             "the risk at which hazard states b, c, d begin.",
             ["scope", "state"], registry=r,
-        )  # fmt: skip
+        )
         # settings the shipped alert rules compare against (config.settings.MonitoringSettings)
         self.stall_after = Gauge(
             name("stream_stall_after_seconds"),
             "Setting monitoring.stall_after_h: StreamStalled fires after this long without events.",
             registry=r,
-        )  # fmt: skip
+        )
         self.roc_auc_floor = Gauge(
             name("model_roc_auc_floor"),
             "Setting monitoring.roc_auc_floor: ModelDegraded fires below it.", registry=r,
-        )  # fmt: skip
+        )
         self.roc_auc_min_positives = Gauge(
             name("model_roc_auc_min_positives"),
             "Setting monitoring.roc_auc_min_positives: labelled targets before ModelDegraded.",
             registry=r,
-        )  # fmt: skip
+        )
         self.duplicates_applied = Counter(
             name("events_already_applied_total"),
             "Events a zone had already applied (a re-export or a re-delivery): dropped, logged.",
             ["zone"], registry=r,
-        )  # fmt: skip
+        )
         self.examples_thinned = Counter(
             name("examples_thinned_total"),
             "Scored examples a burst left unlearned (the waiting array was full), by zone.",
             ["zone"], registry=r,
-        )  # fmt: skip
+        )
 
     def configure(
         self, thresholds: Mapping[str, Sequence[float]], stall_after_s: float,
         roc_auc_floor: float, min_positives: int,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Export the hazard thresholds by scope (``zone``, ``mine``) and the alert rules'
         settings; the stall clock starts."""
         for scope, values in thresholds.items():
@@ -287,16 +283,8 @@ class WorkerMetrics:
 
     def init_zones(self, zones: list[str]) -> None:
         """Export zeros for configured zones' counters at once, so rates exist from the start."""
-        for result in ("promoted", "rejected", "skipped"):
-            self.retrainings.labels(result)
-            self.etas_fits.labels(result)
-        self.etas_info.info({"version": "prior"})
         for source in ("replay", "worker"):
             self.dead_letters.labels(source)
-        self.lstm_info.info({"version": "none"})
-        for model in ("candidate", "incumbent"):
-            self.lstm_validation_auc.labels(model).set(math.nan)  # no gate has run yet
-            self.lstm_validation_skill.labels(model).set(math.nan)
         for zone in zones:
             self.events_processed.labels(zone)
             for state in STATES[1:]:
@@ -305,7 +293,7 @@ class WorkerMetrics:
                 self.alerts.labels(zone, state, "all-clear")
 
     def watch(self, zones: Callable[[], Sequence[ZoneSnapshot]],
-              stopped: Callable[[], Sequence[tuple[str, int]]]) -> ZoneCollector:  # fmt: skip
+              stopped: Callable[[], Sequence[tuple[str, int]]]) -> ZoneCollector:
         """Register the scrape-time collector of the zones a worker owns."""
         collector = ZoneCollector(zones, stopped)
         self.registry.register(collector)
@@ -335,32 +323,17 @@ class WorkerMetrics:
     def observe_alert(self, zone: str, state: str, kind: str) -> None:
         self.alerts.labels(zone, state, kind).inc()
 
-    def observe_retraining(self, decision: Mapping[str, object], active: str | None) -> None:
-        """One finished retraining of one model: its result, its evidence, what scores now."""
-        if decision.get("promoted"):
-            result = "promoted"
-        elif decision.get("version") or "log-likelihood" in str(decision.get("reason")):
-            result = "rejected"
-        else:
-            result = "skipped"
-        if decision.get("model") == "etas":
-            self.etas_fits.labels(result).inc()
-            if decision.get("promoted"):
-                self.etas_info.info({"version": str(decision.get("version"))})
-            return
-        self.retrainings.labels(result).inc()
-        for model, key in (("candidate", "validation_skill"),
-                           ("incumbent", "incumbent_validation_skill")):  # fmt: skip
-            value = decision.get(key)
-            if isinstance(value, int | float):
-                self.lstm_validation_skill.labels(model).set(value)
-        value = decision.get("validation_roc_auc")
-        if isinstance(value, int | float):
-            self.lstm_validation_auc.labels("candidate").set(value)
-        seconds = decision.get("train_seconds")
-        if isinstance(seconds, int | float):
-            self.lstm_training_seconds.set(seconds)
-        self.lstm_info.info({"version": active or "none"})
+    def observe_retraining(self, d: Decision) -> None:
+        """One finished retraining: its gate's evidence (the counts are the scopes' own)."""
+        m = d.metrics
+        pairs = (("validation_skill", "incumbent_validation_skill") if d.model == "lstm" else
+                 ("validation_log_likelihood", "incumbent_log_likelihood"))
+        n = max(float(m.get("held_back_events", 1.0)), 1.0) if d.model == "etas" else 1.0
+        for role, key in zip(("candidate", "incumbent"), pairs, strict=True):
+            if key in m:
+                self.validation_skill.labels(d.scope, d.model, role).set(m[key] / n)
+        if "train_seconds" in m:
+            self.training_seconds.set(m["train_seconds"])
 
 
 def serve(host: str, port: int, registry: CollectorRegistry = REGISTRY) -> None:

@@ -7,9 +7,9 @@ import logging
 from config.settings import Settings
 from daemon import metrics as metrics_mod
 from daemon.app import create_app
-from daemon.compat import is_embedded_cluster
-from daemon.feed import range_fetcher
-from replay.broker import cluster_id, ensure_topics
+from daemon.kafka.broker import cluster_id, ensure_topics
+from daemon.kafka.compat import is_embedded_cluster
+from daemon.kafka.feed import range_fetcher
 from replay.exceptions import SeismowatchError
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") ->
     if settings.mine_scope_name:
         scopes["mine"] = settings.alerts.mine_thresholds
     worker_metrics.configure(scopes, m.stall_after_h * 3600, m.roc_auc_floor,
-                             m.roc_auc_min_positives)  # fmt: skip
+                             m.roc_auc_min_positives)
     try:
         metrics_mod.serve(settings.metrics_host, settings.metrics_port)
     except OSError as exc:

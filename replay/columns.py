@@ -48,7 +48,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "magnitude": ("magnitude", "mag", "mw", "m"),
     **{s: (s, f"s {s[1:]}", f"s_{s[1:]}", f"д{s[1:]}", f"датчик {s[1:]}", f"sensor{s[1:]}",
            f"sensor_{s[1:]}") for s in SENSORS},
-}  # fmt: skip
+}
 
 # Fields an event must have in each format (besides a time, resolved separately)
 REQUIRED: dict[Format, tuple[str, ...]] = {
@@ -58,7 +58,7 @@ REQUIRED: dict[Format, tuple[str, ...]] = {
 VALUE_FIELDS: tuple[str, ...] = (
     "x", "y", "z", "energy_j", "duration_s", "energy_corr_j", "duration_corr_s",
     "volume_m3", *SENSORS, "magnitude",
-)  # fmt: skip
+)
 
 
 def normalise(header: object) -> str:

@@ -12,7 +12,7 @@ from stream_models.wire import SENSORS
 
 GITS_COLUMNS: tuple[str, ...] = (
     "№", "Дата", "Время", "X", "Y", "Z", "E", "t", "Eкорр", "tкорр", "V", *SENSORS,
-)  # fmt: skip
+)
 
 
 def to_gits_layout(frame: pd.DataFrame) -> pd.DataFrame:
@@ -25,7 +25,7 @@ def to_gits_layout(frame: pd.DataFrame) -> pd.DataFrame:
         "E": frame["energy_j"], "t": frame["duration_s"],
         "Eкорр": frame["energy_corr_j"], "tкорр": frame["duration_corr_s"],
         "V": frame["volume_m3"],
-    })  # fmt: skip
+    })
     for name in SENSORS:
         out[name] = frame[name]
     return out

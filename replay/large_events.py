@@ -101,7 +101,7 @@ def random_schedule(
     picks = cells[rng.integers(0, len(cells), n)]
     log_e = truncated_gr(rng, n, b_e, LARGE_LOG_E, log_e_max)
     return [(float(h) + float(rng.random()), float(m), int(p))
-            for (p, h), m in zip(picks, log_e, strict=True)]  # fmt: skip
+            for (p, h), m in zip(picks, log_e, strict=True)]
 
 
 def truncated_gr(

@@ -28,9 +28,8 @@ from replay.cells import (
 from replay.columns import TIME_PARTS, VALUE_FIELDS, ColumnError, ColumnMap, Format, resolve
 from replay.exceptions import UnreadableFileError
 from replay.limits import Limits
-from replay.rejects import Reject
 from replay.tables import MAX_CELL_CHARS, BadRow, open_table
-from stream_models.wire import SENSORS, Event
+from stream_models.wire import SENSORS, Event, Reject
 
 ZoneOf = Callable[[float, float, float], str]
 _MAGNITUDE_RANGE = (-3.0, 10.0)  # outside it a "magnitude" column holds something else
@@ -138,7 +137,7 @@ def read_events(
             result.extra_cells.append(Reject(
                 path.name, row_number, f"beyond column {width}", _short(extra),
                 f"{len(extra)} non-empty cell(s) beyond the header ignored; the row was read",
-            ))  # fmt: skip
+            ))
         seen_ids[event.event_id] = row_number
         seen_places[place] = row_number
         if last_time is not None and event.time < last_time:
@@ -238,7 +237,7 @@ def _to_event(
         name = "energy_j" if values.get("energy_j") is not None else "magnitude"
         raise _RowError(columns.header_of(name) if name in columns.index else name, energy,
                         f"energy {energy:.3g} J above {limits.max_energy_j:.3g} J "
-                        "(setting input.max_energy_j)")  # fmt: skip
+                        "(setting input.max_energy_j)")
     x, y, z = values["x"], values["y"], values["z"]
     assert x is not None and y is not None and z is not None
     zone_cell = _cell(cells, columns, "zone")

@@ -1,40 +1,13 @@
-"""Rejected rows: what was wrong, where, and where the report of them goes."""
+"""The rejects report: every refused row with what was wrong and where (the record itself,
+:class:`~stream_models.wire.Reject`, is part of the wire format)."""
 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-from stream_models.wire import REJECT_SCHEMA
-
-
-@dataclass(frozen=True)
-class Reject:
-    """One input row that did not become an event."""
-
-    file: str
-    row: int
-    column: str
-    value: str
-    reason: str
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return f"{self.file}: row {self.row}, column {self.column!r}: {self.reason}"
-
-    def to_wire(self) -> bytes:
-        body = {"schema": REJECT_SCHEMA, **asdict(self)}
-        return json.dumps(body, sort_keys=True, default=str, ensure_ascii=False).encode()
-
-    @property
-    def key(self) -> bytes:
-        """A stable key so a resent reject is recognisable as the same one."""
-        return f"{self.file}:{self.row}".encode()
-
+from stream_models.wire import Reject
 
 REPORT_COLUMNS = ("file", "row", "column", "value", "reason")
 

@@ -16,29 +16,29 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from config.settings import Settings
-from replay.broker import client_config, ensure_topics
+from daemon.kafka.broker import client_config, ensure_topics
 from replay.checkpoint import Checkpoint
 from replay.exceptions import BrokerError
-from replay.rejects import Reject
-from stream_models.wire import Event
+from stream_models.wire import SENT_AT_HEADER, Event, Reject
 
 log = logging.getLogger(__name__)
 
 _MAX_BATCH = 2000  # bounds the work redone after a failure and the checkpoint write rate
 _IDLE_TICK_S = 0.25  # progress refresh while waiting for the next paced event
-SENT_AT_HEADER = "seismowatch-sent-at"
 _DELIVERY_TIMEOUT_MS = 10_000  # how long a send may retry before the batch is resent
 
 
 @dataclass(frozen=True)
 class Item:
-    """One message to produce: ``index`` is its position in the replay's fixed order."""
+    """One message to produce: ``index`` is its position in the replay's fixed order; ``also``
+    names further (topic, key) destinations of the same value (acknowledged together)."""
 
     index: int
     topic: str
     key: bytes
     value: bytes
     timestamp: float | None
+    also: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class KafkaSink:
             max_in_flight_requests_per_connection=5, linger_ms=5,
             request_timeout_ms=5000, delivery_timeout_ms=_DELIVERY_TIMEOUT_MS,
             max_block_ms=5000,
-        )  # fmt: skip
+        )
 
     def send(self, items: Sequence[Item]) -> set[int]:
         """Send and wait; return the indices the broker acknowledged."""
@@ -82,20 +82,21 @@ class KafkaSink:
             except (BrokerError, KafkaError) as exc:
                 log.warning("Kafka not reachable yet: %s", exc)
                 return set()  # the caller backs off and retries until its outage timeout
-        futures = []
+        futures: dict[int, list[Any]] = {}
         # when the event entered Kafka: the worker's processing latency starts here
         headers = [(SENT_AT_HEADER, repr(time.time()).encode())]
         try:
             for it in items:
                 ts = int(it.timestamp * 1000) if it.timestamp is not None else None
-                future = self._producer.send(
-                    it.topic, key=it.key, value=it.value, timestamp_ms=ts, headers=headers
-                )
-                futures.append((it.index, future))
+                futures[it.index] = [
+                    self._producer.send(topic, key=key, value=it.value, timestamp_ms=ts,
+                                        headers=headers)
+                    for topic, key in ((it.topic, it.key), *it.also)
+                ]
             self._producer.flush(timeout=_DELIVERY_TIMEOUT_MS / 1000 + 5)
         except KafkaError as exc:
             log.warning("produce failed: %s", exc)
-        acked = {i for i, f in futures if f.is_done and f.succeeded()}
+        acked = {i for i, fs in futures.items() if all(f.is_done and f.succeeded() for f in fs)}
         if len(acked) < len(items):
             self.reset()
         return acked
@@ -119,13 +120,17 @@ class KafkaSink:
 def build_items(
     events: Sequence[Event], rejects: Sequence[Reject], settings: Settings
 ) -> list[Item]:
-    """Rejects first (they describe the file), then events in time order."""
+    """Rejects first (they describe the file), then events in time order: each to its zone's
+    partition of the events topic and, where zones are configured, to the mine-wide
+    scope's topic, whose single partition then holds every event in this one order."""
     items = [
         Item(i, settings.topics.rejected, r.key, r.to_wire(), None) for i, r in enumerate(rejects)
     ]
     base = len(items)
+    mine = settings.mine_scope_name
+    also = ((settings.topics.mine, mine.encode()),) if mine else ()
     items += [
-        Item(base + i, settings.topics.events, e.zone.encode(), e.to_wire(), e.timestamp)
+        Item(base + i, settings.topics.events, e.zone.encode(), e.to_wire(), e.timestamp, also)
         for i, e in enumerate(events)
     ]
     return items

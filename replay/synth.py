@@ -110,7 +110,7 @@ class SynthParams:
     panels: tuple[Panel, ...] = field(default_factory=lambda: (
         Panel("lava-1", 0.0, 250.0, 2900.0, 0),
         Panel("lava-2", 400.0, 250.0, 2900.0, 60),
-    ))  # fmt: skip
+    ))
 
     @property
     def b_energy(self) -> float:
@@ -230,7 +230,7 @@ def _mine(params: SynthParams, rng: np.random.Generator) -> _Mine:
 
 
 def _place(params: SynthParams, rng: np.random.Generator, mine: _Mine, t_h: np.ndarray,
-           panel: np.ndarray, log_e: np.ndarray) -> np.ndarray:  # fmt: skip
+           panel: np.ndarray, log_e: np.ndarray) -> np.ndarray:
     """Rows (t_h, x, y, z, log_e, panel) for events at these times, panels and sizes."""
     n = t_h.size
     hour = np.minimum(t_h.astype(int), mine.face_x.shape[1] - 1)
@@ -245,7 +245,7 @@ def _place(params: SynthParams, rng: np.random.Generator, mine: _Mine, t_h: np.n
     width = np.array([p.width_m for p in params.panels])[panel]
     edge = rng.random(n) < 0.3
     y = np.where(edge, y_min + width * (rng.random(n) < 0.5) + rng.normal(0, 10, n),
-                 y_min + width * rng.random(n))  # fmt: skip
+                 y_min + width * rng.random(n))
     roof = np.abs(rng.normal(0, 8, n)) + 12 * (log_e - params.log_e_min) * rng.uniform(
         0.5, 1.5, n
     )
@@ -283,7 +283,7 @@ def _large(params: SynthParams, rng: np.random.Generator, mine: _Mine) -> np.nda
         schedule = paper_schedule(rng, params.start, hours)
     else:
         expected = (mine.active.sum() / 24 * params.rate_per_day * _mean_rate_factor(params)
-                    / (1 - params.branching_ratio) * _tail_fraction(params))  # fmt: skip
+                    / (1 - params.branching_ratio) * _tail_fraction(params))
         schedule = random_schedule(rng, expected, mine.active, params.b_energy, params.log_e_max)
     if not schedule:
         return np.empty((0, 6))
@@ -295,7 +295,7 @@ def _large(params: SynthParams, rng: np.random.Generator, mine: _Mine) -> np.nda
 
 
 def _precursors(params: SynthParams, rng: np.random.Generator, mine: _Mine,
-                large: np.ndarray) -> np.ndarray:  # fmt: skip
+                large: np.ndarray) -> np.ndarray:
     """Precursory sequences before a share of the large events (or, unlinked, elsewhere)."""
     pre = params.precursors
     n = large.shape[0]
@@ -309,7 +309,7 @@ def _precursors(params: SynthParams, rng: np.random.Generator, mine: _Mine,
         tau = precursor_times(rng, pre, shift_count, pre.strength)
         k = tau.size
         log_e = truncated_gr(rng, k, params.b_energy * (1 - pre.b_drop), params.log_e_min,
-                             LARGE_LOG_E)  # fmt: skip
+                             LARGE_LOG_E)
         offsets = rng.normal(0, pre.sigma_m, (k, 3)) * [1.0, 1.0, 0.4]
         active_hours = np.flatnonzero(mine.active[p, : mine.active.shape[1] - 1])
         decoy = decoy_hour(rng, active_hours, large[:, 0], pre.window_h)
@@ -321,7 +321,7 @@ def _precursors(params: SynthParams, rng: np.random.Generator, mine: _Mine,
         rows.append(np.column_stack([
             t_h, x_anchor + offsets[:, 0], y_l + offsets[:, 1], z_l + offsets[:, 2], log_e,
             np.full(k, p),
-        ]))  # fmt: skip
+        ]))
     return np.concatenate(rows) if rows else np.empty((0, 6))
 
 
@@ -418,7 +418,7 @@ def _to_frame(
         "duration_corr_s": np.round(duration * (1 + rng.normal(0, 0.02, n)), 2),
         "volume_m3": np.round(volume, 1),
         "zone": np.array([params.panels[int(i)].zone for i in panel]),
-    })  # fmt: skip
+    })
     for i, name in enumerate(SENSORS):
         frame[name] = np.round(amp[:, i], 3)
     return frame

@@ -95,12 +95,12 @@ def _open_xlsx(path: Path, sheet: str | int | None) -> RawTable:
     if best is None:
         others = [name for name in wb.sheetnames if name != ws.title
                   and _header_index(_first_rows(wb[name].iter_rows(values_only=True)))
-                  is not None]  # fmt: skip
+                  is not None]
         wb.close()
         hint = (f"the header is on sheet {others[0]!r}: add --sheet {others[0]!r}" if others
-                else f"sheets are {wb.sheetnames}; choose one with --sheet NAME")  # fmt: skip
+                else f"sheets are {wb.sheetnames}; choose one with --sheet NAME")
         raise UnreadableFileError(path, f"no recognisable header row in sheet {ws.title!r}; "
-                                        f"{hint}")  # fmt: skip
+                                        f"{hint}")
     headers = list(scanned[best])
 
     def rows() -> Iterator[tuple[int, Sequence[object]]]:

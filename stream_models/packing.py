@@ -92,7 +92,7 @@ def _tuples(descr: Any) -> Any:
     """JSON turned a structured dtype's (name, type[, shape]) tuples into lists: back again."""
     if isinstance(descr, list):
         return [tuple(_tuples(d) for d in item) if isinstance(item, list) else item
-                for item in descr]  # fmt: skip
+                for item in descr]
     return descr
 
 

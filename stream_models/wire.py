@@ -1,20 +1,34 @@
-"""The canonical seismic event and its versioned JSON wire form.
+"""Everything that crosses Kafka or a file, in one place: events, rejects, headers, records.
 
-Every producer (replay, tests) and consumer (daemon, backtest) goes through
-:class:`Event` so that a field means the same thing everywhere.
+Every producer (replay, tests) and consumer (daemon, backtest, the alert feed)
+goes through this module, so a field means the same thing everywhere:
+
+* :class:`Event`: one located seismic event, the body of ``gits.events``;
+* :class:`Reject`: an input row or message that did not become an event, the
+  body of ``gits.events.rejected`` and of the rejects report;
+* :data:`SENT_AT_HEADER`: when the replay adapter handed an event to Kafka (the
+  latency metric starts there), read back by :func:`sent_at`;
+* :func:`dumps`: the one serialiser of every published record (risk, alerts,
+  the local alert log, ``--json`` outputs): compact, keys sorted, and valid JSON
+  everywhere, a missing number (NaN, infinity) written as ``null``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+
+import orjson
 
 SENSORS: tuple[str, ...] = tuple(f"s{i}" for i in range(1, 13))
 EVENT_SCHEMA = "seismowatch.event/1"
 REJECT_SCHEMA = "seismowatch.reject/1"
+SENT_AT_HEADER = "seismowatch-sent-at"  # POSIX seconds, as text, when the event entered Kafka
+_DUMPS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 class WireFormatError(ValueError):
@@ -69,7 +83,7 @@ class Event:
     FLOAT_FIELDS: ClassVar[tuple[str, ...]] = (
         "x", "y", "z", "energy_j", "duration_s", "energy_corr_j",
         "duration_corr_s", "volume_m3", *SENSORS,
-    )  # fmt: skip
+    )
 
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
@@ -129,3 +143,66 @@ class Event:
             got = data.get("schema") if isinstance(data, dict) else type(data).__name__
             raise WireFormatError(f"expected schema {EVENT_SCHEMA!r}, got {got!r}")
         return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One input row (or message) that did not become an event, and why.
+
+    >>> r = Reject("year.xlsx", 12, "energy_j", "-5", "energy must be positive")
+    >>> str(r)
+    "year.xlsx: row 12, column 'energy_j': energy must be positive"
+    >>> loads(r.to_wire())["schema"]
+    'seismowatch.reject/1'
+    """
+
+    file: str
+    row: int
+    column: str
+    value: str
+    reason: str
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.file}: row {self.row}, column {self.column!r}: {self.reason}"
+
+    def to_wire(self) -> bytes:
+        raw = {str(k): v if isinstance(v, int | float | bool | None) else str(v)
+               for k, v in self.raw.items()}
+        return dumps({"schema": REJECT_SCHEMA, **asdict(self), "raw": raw})
+
+    @property
+    def key(self) -> bytes:
+        """A stable key so a resent reject is recognisable as the same one."""
+        return f"{self.file}:{self.row}".encode()
+
+
+def dumps(record: Mapping[str, Any], indent: bool = False) -> bytes:
+    """A record as JSON with sorted keys (compact, or indented for a file a person reads);
+    NaN and infinities become ``null``.
+
+    >>> dumps({"b": float("nan"), "a": 1})
+    b'{"a":1,"b":null}'
+    """
+    return orjson.dumps(record, option=_DUMPS | (orjson.OPT_INDENT_2 if indent else 0))
+
+
+def loads(data: bytes | str) -> Any:
+    """Strict JSON: refuses ``NaN`` and ``Infinity``, which no record may carry."""
+    return orjson.loads(data)
+
+
+def sent_at(headers: Mapping[Any, Any] | Iterable[tuple[Any, Any]] | None) -> float | None:
+    """The producer's send time from a message's headers, if the producer set one.
+
+    >>> sent_at([(SENT_AT_HEADER, b"1600000000.5")]), sent_at(None)
+    (1600000000.5, None)
+    """
+    items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    for key, value in items:
+        if key in (SENT_AT_HEADER, SENT_AT_HEADER.encode()):
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return None
+    return None

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from config.settings import TopicSettings, load_settings
-from replay.broker import EmbeddedBroker, ensure_topics
+from daemon.kafka.broker import EmbeddedBroker, ensure_topics
 
 
 @pytest.fixture(scope="session")

@@ -121,20 +121,15 @@ def consume_all(
 
 
 def free_port() -> int:
-    from replay.broker import free_port as _free_port
+    from daemon.kafka.broker import free_port as _free_port
 
     return _free_port()
 
 
-# One partition and in-line LSTM retraining every 20 days of event time: the worker then
-# processes events in file order and retrains at the same events as the in-process
-# reference, so their records can be compared exactly, LSTM included.
-SERIAL_LSTM_ENV = {
-    "SEISMOWATCH_PARTITIONS": "1",
-    "SEISMOWATCH_LSTM__BLOCKING": "true",
-    "SEISMOWATCH_LSTM__RETRAIN_EVERY_H": "480",
-    "SEISMOWATCH_LSTM__MIN_TRAIN_EXAMPLES": "300",
-}
+# Retraining in-line (each job before its scope's next event): every scope then refits and
+# fine-tunes at the same events as the in-process reference, whatever the partitions and
+# workers, so their records can be compared exactly, the scopes' own models included.
+SERIAL_LSTM_ENV = {"SEISMOWATCH_LSTM__BLOCKING": "true"}
 
 
 def worker_env(topic_env: dict[str, str], bootstrap: str, **extra: str) -> dict[str, str]:
@@ -184,3 +179,21 @@ def stop(proc: subprocess.Popen, timeout: float = 20) -> None:  # type: ignore[t
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def etas_events(zone: str = "lava-1", days: float = 60.0, seed: int = 4,
+                start: str = "2021-01-01") -> list:  # type: ignore[type-arg]
+    """A simulated ETAS sequence unlike the generic law (fast decay, strong productivity), as
+    events of one zone: its own fit is the better law, and a gate can tell."""
+    from datetime import UTC, datetime, timedelta
+
+    from stream_models.seismology.etas import generic_law
+    from stream_models.seismology.etas_fit import simulate_etas
+    from stream_models.wire import Event
+
+    t, log_e = simulate_etas(mu=3e-4, k=generic_law(1.0).k * 0.3, alpha=1.6, c_s=300.0, p=1.5,
+                             b_value=1.0, mc_log_e=1.0, span_s=days * 86400, seed=seed)
+    t0 = datetime.fromisoformat(start).replace(tzinfo=UTC)
+    return [Event(f"{zone}-{i}", t0 + timedelta(seconds=float(ti)), 0.0, 0.0, -450.0,
+                  float(10**le), 1.0, zone=zone) for i, (ti, le) in
+            enumerate(zip(t, log_e, strict=True))]

@@ -11,8 +11,8 @@ from daemon.cli.common import app
 
 __all__ = ["app", "main"]
 
-COMMANDS = ("config_show", "broker", "topics", "synth", "replay", "train", "backtest",
-            "report", "worker", "alerts", "demo")  # fmt: skip
+COMMANDS = ("config_show", "broker", "topics", "synth", "replay", "pretrain", "train",
+            "backtest", "report", "worker", "alerts", "demo")
 for _name in COMMANDS:
     import_module(f"daemon.cli.{_name}")  # the module registers its command on ``app``
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -18,6 +17,7 @@ from daemon.cli.common import (
 from daemon.cli.render import (
     render_alert,
 )
+from stream_models.wire import dumps
 
 
 @app.command()
@@ -32,19 +32,19 @@ def alerts(
     """The operator feed: alerts from gits.alerts, oldest first, coloured by hazard state."""
     import asyncio
 
-    from daemon.feed import iter_alerts
+    from daemon.kafka.feed import iter_alerts
 
     settings = cluster_settings(
         config, bootstrap, "alerts reads an existing cluster: pass --bootstrap HOST:PORT "
         "(an embedded broker started for this command would hold no alerts)",
-    )  # fmt: skip
+    )
 
     async def show() -> int:
         n = 0
         async for record in iter_alerts(settings, settings.kafka.bootstrap_servers, follow=follow):
             n += 1
             if as_json:
-                print(json.dumps(record, ensure_ascii=False, sort_keys=True), flush=True)
+                print(dumps(record).decode(), flush=True)
             else:
                 console.print(render_alert(record), highlight=False)
         return n

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,10 +18,10 @@ from daemon.cli.common import (
     console,
     err_console,
     hours,
-    json_safe,
     read_for_models,
     settings_or_exit,
 )
+from stream_models.wire import dumps
 
 
 @app.command()
@@ -66,22 +65,22 @@ def backtest(
         raise typer.BadParameter(str(exc), param_hint="--thresholds") from None
     overrides = {"alerts.target_energy_j": target_energy,
                  "alerts.horizon_h": hours(horizon) if horizon else None,
-                 "lstm.blocking": True}  # fmt: skip
+                 "lstm.blocking": True}
     settings = settings_or_exit(config, **overrides)
     runs = [(f.stem if len(files) > 1 else f.name,
-             read_for_models(f, fmt, mapping, tz, sheet, settings)) for f in files]  # fmt: skip
+             read_for_models(f, fmt, mapping, tz, sheet, settings)) for f in files]
     progress = Progress(TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err_console)  # fmt: skip
+                        TimeElapsedColumn(), console=err_console)
     with progress:
         task = progress.add_task("events", total=sum(len(e) for _, e in runs))
         report, collected = backtest_view.run(
             runs, settings, levels, alerts_per_week,
             on_event=lambda i: progress.update(task, completed=i + 1),
-        )  # fmt: skip
+        )
     console.print(backtest_view.tables(report))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False))
+        json_out.write_bytes(dumps(report, indent=True))
         console.print(f"figures written to {json_out}")
     if scores_out is not None:
         frame = collected.frame()
@@ -97,5 +96,5 @@ def backtest(
         events = [e for _, ev in runs for e in ev]
         with console.status("writing the report"):
             write_report(report_out, f"seismowatch backtest of {', '.join(r for r, _ in runs)}",
-                         events, (report, collected))  # fmt: skip
+                         events, (report, collected))
         console.print(f"report written to {report_out}")

@@ -25,7 +25,7 @@ def broker(
     config: ConfigOpt = None,
 ) -> None:
     """Run the embedded Kafka-protocol broker (Tansu, in memory) in the foreground."""
-    from replay.broker import EmbeddedBroker, ensure_topics
+    from daemon.kafka.broker import EmbeddedBroker, ensure_topics
 
     settings = settings_or_exit(config)
     stop = StopFlag()

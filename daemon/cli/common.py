@@ -59,7 +59,7 @@ BootstrapOpt = Annotated[
 # the CLI flag behind each setting a command may override, for error messages
 FLAGS = {"kafka.bootstrap_servers": "--bootstrap", "alerts.target_energy_j": "--target-energy",
          "alerts.horizon_h": "--horizon", "metrics_port": "--metrics-port",
-         "state_dir": "--state-dir"}  # fmt: skip
+         "state_dir": "--state-dir"}
 
 
 def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
@@ -72,7 +72,7 @@ def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         given = {k: FLAGS.get(k, k) for k, v in overrides.items() if v is not None}
         err_console.print(f"[red]error:[/] {explain(exc.errors(), config, os.environ, given)}",
-                          highlight=False)  # fmt: skip
+                          highlight=False)
         raise typer.Exit(2) from None
     except (FileNotFoundError, ValueError) as exc:
         err_console.print(f"[red]error:[/] settings: {exc}", highlight=False)
@@ -95,7 +95,7 @@ def file_timezone(tz: str | None, settings: Settings, fmt: str) -> str:
 
 
 def read_file(file: Path, fmt: str, mapping: list[str] | None, tz: str | None,
-              sheet: str | None, settings: Settings) -> Any:  # fmt: skip
+              sheet: str | None, settings: Settings) -> Any:
     """Read FILE as every command does (format, zones, limits); a file that cannot be read
     at all is a one-line error, exit 2. Rejected rows stay in the result."""
     from replay.columns import ColumnError, parse_mapping
@@ -108,7 +108,7 @@ def read_file(file: Path, fmt: str, mapping: list[str] | None, tz: str | None,
             file, fmt, parse_mapping(mapping or []), sheet=sheet,  # type: ignore[arg-type]
             timezone=file_timezone(tz, settings, fmt), zone_of=settings.zone_of,
             default_zone=settings.default_zone, limits=settings.input.limits(),
-        )  # fmt: skip
+        )
     except ColumnError as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -159,7 +159,7 @@ def print_rows(label: str, rows: list[Any], shown: int = 5) -> None:
 
 
 def read_for_models(file: Path, fmt: str, mapping: list[str] | None, tz: str | None,
-                     sheet: str | None, settings: Settings) -> list[Any]:  # fmt: skip
+                     sheet: str | None, settings: Settings) -> list[Any]:
     """Read FILE for training or a backtest; rejected rows go to a report, never silently."""
     from replay.rejects import write_report
 
@@ -184,16 +184,6 @@ def hours(text: str, option: str = "--horizon") -> float:
         value = float("nan")
     if not 0 < value < float("inf"):
         raise bad_option(option, f"{text!r} is not a positive duration (e.g. 8h, 30m or 2d)")
-    return value
-
-
-def json_safe(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
     return value
 
 

@@ -55,13 +55,13 @@ def demo(
         Summary,
         demo_settings,
         iter_demo,
-    )  # fmt: skip
+    )
 
     if speed is not None and speed <= 0:
         err_console.print("[red]error:[/] --speed must be positive")
         raise typer.Exit(2)
     settings = settings_or_exit(config or SYNTHETIC_MINE_TOML,
-                                **{"kafka.bootstrap_servers": bootstrap})  # fmt: skip
+                                **{"kafka.bootstrap_servers": bootstrap})
     base = workdir or settings.state_dir / "demo"
     settings = demo_settings(settings, base, metrics_port)
     stop = StopFlag()
@@ -69,7 +69,7 @@ def demo(
     progress = Progress(
         TextColumn("[bold]{task.description:<7}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]:>6.0f} ev/s"), TimeElapsedColumn(), console=console,
-    )  # fmt: skip
+    )
     summary: Summary | None = None
     t_start = time.monotonic()
     try:
@@ -88,11 +88,11 @@ def demo(
                     progress.update(
                         sent_task, total=update.total, completed=update.sent,
                         rate=update.sent / elapsed,
-                    )  # fmt: skip
+                    )
                     progress.update(
                         scored_task, total=update.total, completed=int(update.scored),
                         rate=update.scored / elapsed,
-                    )  # fmt: skip
+                    )
                 elif isinstance(update, Summary):
                     summary = update
                     progress.stop()

@@ -57,11 +57,13 @@ def print_summary(summary: Any, speed: float | None) -> None:
     for when, zone, energy, hit in summary.dangerous:
         table.add_row(f"  {when} {zone} {energy:,.0f} J", "alert open" if hit else "missed")
     r = summary.retrainings
-    table.add_row(
-        "LSTM retrainings: promoted / rejected / skipped",
-        f"{r.get('promoted', 0)} / {r.get('rejected', 0)} / {r.get('skipped', 0)} "
-        f"(scoring now: {summary.lstm_version})",
-    )
+    for model, what in (("etas", "ETAS refits"), ("lstm", "LSTM fine-tunings")):
+        table.add_row(f"{what}: promoted / rejected / skipped",
+                      " / ".join(str(r.get((model, k), 0))
+                                 for k in ("promoted", "rejected", "skipped")))
+    for zone in sorted({z for z, _ in summary.versions}):
+        now = ", ".join(f"{m} {summary.versions.get((zone, m), '?')}" for m in ("etas", "lstm"))
+        table.add_row(f"  scoring {zone} at the end", now)
     queued = " (queued behind the replay)" if speed is None else ""
     table.add_row(
         f"processing latency p50 / p99{queued}",
@@ -70,17 +72,26 @@ def print_summary(summary: Any, speed: float | None) -> None:
     table.add_row("wall time", f"{summary.wall_s:.1f} s")
     table.add_row("metrics endpoint (while running)", summary.metrics_url)
     console.print(table)
-    console.print(scores_table(summary.roc_auc))
+    console.print(scores_table(summary.roc_auc, summary.own_fit))
 
 
-def scores_table(roc_auc: dict[tuple[str, str], float]) -> Table:
-    """Models and baselines side by side: progressive ROC-AUC, one column per zone."""
-    from stream_models.online.scope import COMPONENTS
+def scores_table(roc_auc: dict[tuple[str, str], float],
+                 own_fit: dict[tuple[str, str], float] | None = None) -> Table:
+    """Models and baselines side by side: progressive ROC-AUC, one column per zone, and the
+    share of events each scored with a fit of its own."""
+    from stream_models.online.experts import COMPONENTS
 
+    own_fit = own_fit or {}
     zones = sorted({zone for zone, _ in roc_auc})
     table = Table("model", *zones, title="progressive ROC-AUC on the learning target "
-                  "(n/a: not scored on it)")
+                  "(own fit: share of events scored with the model's own fit, the rest with "
+                  "its prior)")
     for model in COMPONENTS:
-        cells = [roc_auc.get((zone, model), float("nan")) for zone in zones]
-        table.add_row(model, *("n/a" if v != v else f"{v:.3f}" for v in cells))
+        cells = []
+        for zone in zones:
+            v, share = roc_auc.get((zone, model), float("nan")), own_fit.get((zone, model))
+            text = "n/a" if v != v else f"{v:.3f}"
+            cells.append(text if share is None or share != share else
+                         f"{text} (own fit {share:.0%})")
+        table.add_row(model, *cells)
     return table

@@ -62,7 +62,7 @@ def replay(
     config: ConfigOpt = None,
 ) -> None:
     """Validate FILE and produce its events to Kafka, paced, resumable, with a progress bar."""
-    from replay.broker import cluster_id, kafka_endpoint
+    from daemon.kafka.broker import cluster_id, kafka_endpoint
     from replay.checkpoint import Checkpoint, SentLedger, file_digest, replay_key
     from replay.columns import parse_mapping
     from replay.rejects import write_report
@@ -180,7 +180,7 @@ def replay(
     finally:
         if ledger is not None:
             ledger.add(ident for item, ident in zip(items, idents, strict=True)
-                       if checkpoint.is_acked(item.index))  # fmt: skip
+                       if checkpoint.is_acked(item.index))
             ledger.close()
     acked = (final.acked if final else sent_before + already) - already
     table = Table(title=f"replay of {file.name}", show_header=False)

@@ -64,7 +64,7 @@ def synth(
     )
     for row in large.itertuples():
         console.print(f"  {row.time:%Y-%m-%d %H:%M}  {row.zone:<8} {row.energy_j:>9,.0f} J  "
-                      f"{row.duration_s:.1f} s")  # fmt: skip
+                      f"{row.duration_s:.1f} s")
     console.print("zones of this mine:")
     console.print(zones_toml(params), markup=False)
 

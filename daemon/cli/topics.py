@@ -18,12 +18,12 @@ from replay.exceptions import SeismowatchError
 @app.command()
 def topics(bootstrap: BootstrapOpt = None, config: ConfigOpt = None) -> None:
     """Create the configured topics on a Kafka cluster (a one-shot deployment job)."""
-    from replay.broker import ensure_topics
+    from daemon.kafka.broker import ensure_topics
 
     settings = cluster_settings(
         config, bootstrap, "topics needs --bootstrap or "
         "SEISMOWATCH_KAFKA__BOOTSTRAP_SERVERS (a cluster that outlives it)",
-    )  # fmt: skip
+    )
     try:
         counts = ensure_topics(settings, settings.kafka.bootstrap_servers, timeout_s=60)
     except SeismowatchError as exc:

@@ -30,7 +30,7 @@ def worker(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a Faust worker: features -> risk -> alerts -> metrics. Start several to scale out."""
-    from replay.broker import kafka_endpoint
+    from daemon.kafka.broker import kafka_endpoint
 
     settings = settings_or_exit(
         config,

@@ -1,15 +1,14 @@
 """The ``backtest`` command's work and tables: run files, pool them, show skill and thresholds.
 
-Each file runs through its own :class:`~stream_models.online.orchestrator.MineRunner`
-(the daemon's per-event code, online, no look-ahead); the runs are pooled into
+Each file runs through its own :class:`~stream_models.online.orchestrator.Orchestrator`
+(the daemon's per-event code, online, no look-ahead; every retraining in-line, before
+its scope's next event, as a worker with ``lstm.blocking`` runs them); the runs are pooled into
 one table so that an analyst judges a method on several years or mines at once.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -20,35 +19,34 @@ from rich.text import Text
 from config.settings import Settings
 from stream_models.evaluation.backtest import Collected, collect, evaluate
 from stream_models.evaluation.thresholds import recommend_scopes, trade_off
-from stream_models.online.orchestrator import MineRunner, mine_policy
+from stream_models.online.orchestrator import Orchestrator
+from stream_models.retraining.jobs import run_job
+from stream_models.retraining.registry import base_lstm
 from stream_models.wire import Event
 
 
 def run(runs: Sequence[tuple[str, Sequence[Event]]], settings: Settings, levels: Sequence[float],
         per_week: float | None, on_event: Callable[[int], None] | None = None
-        ) -> tuple[dict[str, Any], Collected]:  # fmt: skip
+        ) -> tuple[dict[str, Any], Collected]:
     """The pooled report of every (name, events) run, and the pooled per-event rows."""
     policy = settings.monitor_policy()
     parts = []
     done = 0
     for name, events in runs:
-        with tempfile.TemporaryDirectory(prefix="seismowatch-backtest-") as tmp:
-            runner = MineRunner.build(policy, settings.retrain_policy(), Path(tmp),
-                                      mine_scope=settings.mine_scope_name)  # fmt: skip
-            try:
-                base = done
-                parts.append((name, collect(runner, events, on_event and
-                                            (lambda i, b=base: on_event(b + i)))))  # fmt: skip
-            finally:
-                runner.close()
+        runner = Orchestrator(policy, settings.retrain_policy(),
+                              mine_scope=settings.mine_scope_name,
+                              base_lstm=base_lstm(settings.lstm.base_model, settings.lstm.enabled))
+        base = done
+        parts.append((name, collect(runner, events,
+                                    on_event and (lambda i, b=base: on_event(b + i)), run_job)))
         done += len(events)
     pooled = Collected.pool(parts)
     report = evaluate(pooled, policy.horizon_s, policy.target_energy_j)
     report["files"] = [name for name, _ in runs]
     report["thresholds"] = trade_off(pooled, levels, policy.hazard, policy.target_energy_j)
     if pooled.mine is not None:
-        report["mine_thresholds"] = trade_off(pooled.mine, levels, mine_policy(policy).hazard,
-                                              policy.target_energy_j)  # fmt: skip
+        report["mine_thresholds"] = trade_off(pooled.mine, levels, policy.for_scope("mine").hazard,
+                                              policy.target_energy_j)
     if per_week is not None:
         try:
             report["recommendation"] = recommend_scopes(pooled, per_week, policy)
@@ -65,18 +63,21 @@ def tables(report: dict[str, Any]) -> Group:
     """Time-based skill first, calibration and per-event ranking next, then thresholds."""
     head = (f"{report['events']} events over {report['zone_days']:.0f} zone-days, "
             f"{report['targets']} targets (>= {report['target_energy_j']:g} J), "
-            f"horizon {report['horizon_h']:g} h")  # fmt: skip
-    heads = ("model", "Molchan", "g@5%", "g@10%", "g@20%", "BSS", "ROC-AUC", "PR-AUC", "scored")
+            f"horizon {report['horizon_h']:g} h")
+    heads = ("model", "Molchan", "g@5%", "g@10%", "g@20%", "IG", "BSS", "ROC-AUC", "PR-AUC",
+             "own fit")
     scores = Table(*(Column(h, no_wrap=True) for h in heads), title=head, box=box.SIMPLE_HEAD,
                    caption="Molchan: area skill (0.5 = chance); g@x: probability gain at x of "
-                           "time in alarm; BSS: Brier skill against the climatological rate of the "
-                           "events each model scored (a model fitted late scores fewer)")
+                           "time in alarm; IG: information gain per target event over the rate "
+                           "baseline (nats); BSS: Brier skill against the climatological rate; "
+                           "own fit: share of events scored with the model's own fit (the rest "
+                           "with its prior)")
     for name, m in report["scores"].items():
         short = name.replace("baseline_", "base:").replace("last_shift_", "shift_")
         scores.add_row(short, _fmt(m["molchan_area_skill"]), _fmt(m["gain_at_5pct"], 2),
                        _fmt(m["gain_at_10pct"], 2), _fmt(m["gain_at_20pct"], 2),
-                       _fmt(m["brier_skill"]), _fmt(m["roc_auc"]), _fmt(m["pr_auc"]),
-                       str(m["scored_events"]))  # fmt: skip
+                       _fmt(m["information_gain"], 2), _fmt(m["brier_skill"]),
+                       _fmt(m["roc_auc"]), _fmt(m["pr_auc"]), _fmt(m["own_fit_share"], 2))
     parts: list[Any] = [scores, _trade_off(report["thresholds"], "the zones")]
     if "mine_thresholds" in report:
         parts.append(_trade_off(report["mine_thresholds"], "the mine-wide scope"))
@@ -86,7 +87,7 @@ def tables(report: dict[str, Any]) -> Group:
         if "mine" in rec:
             hits += f" in the zones, {_fmt(rec['mine']['state_c']['hit_rate'], 2)} mine-wide"
         parts.append(Text(f"recommended for this alert budget (hit rate at c {hits}):\n"
-                          f"{rec['toml']}"))  # fmt: skip
+                          f"{rec['toml']}"))
     elif rec:
         parts.append(Text(f"no recommendation: {rec['error']}"))
     return Group(*parts)
@@ -95,9 +96,9 @@ def tables(report: dict[str, Any]) -> Group:
 def _trade_off(rows: list[dict[str, float]], scope: str) -> Table:
     table = Table("threshold", "raises/zone/week", "hit rate", "time in alarm",
                   "median lead (h)", title=f"alerting on the fused risk (state c), {scope}",
-                  box=box.SIMPLE_HEAD)  # fmt: skip
+                  box=box.SIMPLE_HEAD)
     for r in rows:
         table.add_row(_fmt(r["threshold"], 2), _fmt(r["raises_per_zone_week"], 2),
                       _fmt(r["hit_rate"]), _fmt(r["alarm_time_fraction"]),
-                      _fmt(r["median_lead_h"], 1))  # fmt: skip
+                      _fmt(r["median_lead_h"], 1))
     return table

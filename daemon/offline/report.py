@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 from plotly.io import to_html
 from plotly.subplots import make_subplots
 
-from stream_models.online.scope import COMPONENTS
+from stream_models.online.experts import COMPONENTS
 from stream_models.wire import SENSORS, Event
 
 MAX_POINTS = 20_000

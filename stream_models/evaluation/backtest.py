@@ -1,7 +1,8 @@
 """Backtest scoring: how well each model, baseline and alert threshold would have served.
 
-:func:`collect` runs events through :class:`~stream_models.online.orchestrator.MineRunner`
-(the daemon's own per-event code, online, no look-ahead) and keeps one row per
+:func:`collect` runs events through :class:`~stream_models.online.orchestrator.Orchestrator`
+(the daemon's own per-event code, online, no look-ahead; each due retraining runs
+before its scope's next event) and keeps one row per
 event of a zone: its scores as published at the time, and its labels once
 known. Events whose horizon runs past the end of the file have no label and
 are left out of the per-event scores (they are counted). Several files (other
@@ -26,10 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stream_models.fusion.stacker import FUSED
+from stream_models.fusion.counts import FUSED
+from stream_models.online.experts import COMPONENTS, EXPERTS
 from stream_models.online.labels import example_key
-from stream_models.online.orchestrator import Advanced, MineRunner
-from stream_models.online.scope import COMPONENTS, EXPERTS, LEARNING_BIT, TARGET_BIT, Outcome
+from stream_models.online.orchestrator import Orchestrator, RunJob
+from stream_models.online.scope import LEARNING_BIT, TARGET_BIT, Outcome
 from stream_models.skill.molchan import GAIN_AT, Timeline, area_skill, brier_skill, gain_at, molchan
 from stream_models.skill.molchan import reliability as reliability_table
 from stream_models.skill.progressive import roc_auc
@@ -58,6 +60,7 @@ class Collected:
     # the mine-wide scope's rows, kept apart: it sees the zones' events again, so pooling
     # them would count each event twice, but its alert thresholds are its own
     mine: Collected | None = None
+    own_fit: dict[str, np.ndarray] = field(default_factory=dict)  # expert -> scored with its own
 
     def frame(self) -> pd.DataFrame:
         """One row per event: what an analyst loads to look at single events."""
@@ -65,7 +68,7 @@ class Collected:
             "event_id": self.event_id, "zone": self.zone.astype(str), "t": self.t,
             "energy_j": self.energy_j, "label": self.label, "hazard_state": self.state,
             **self.scores, **{f"learning_{k}": v for k, v in self.learning.items()},
-        })  # fmt: skip
+        })
 
     def timeline(self, learning: bool = False) -> Timeline:
         """The events; with ``learning``, energies in units of each zone's learning target
@@ -84,9 +87,9 @@ class Collected:
         def cat(get: Callable[[Collected], Any]) -> Any:
             return np.concatenate([get(c) for _, c in parts])
         zone = np.concatenate([np.array([f"{name}:{z}" for z in c.zone], object)
-                               for name, c in parts])  # fmt: skip
+                               for name, c in parts])
         end = {f"{name}:{z}": c.end.get(z, float(c.t.max()))
-               for name, c in parts for z in dict.fromkeys(c.zone)}  # fmt: skip
+               for name, c in parts for z in dict.fromkeys(c.zone)}
         learning_j = {f"{name}:{z}": v for name, c in parts for z, v in c.learning_j.items()}
         mine = [(name, c.mine) for name, c in parts if c.mine is not None]
         return cls(
@@ -96,11 +99,14 @@ class Collected:
             [s for _, c in parts for s in c.state], cat(lambda c: c.label),
             cat(lambda c: c.label_learning), [d for _, c in parts for d in c.decisions], end,
             learning_j, cls.pool(mine) if mine else None,
-        )  # fmt: skip
+            {k: cat(lambda c, k=k: c.own_fit[k]) for k in parts[0][1].own_fit},
+        )
 
 
-def collect(runner: MineRunner, events: Iterable[Event], on_event: Any = None) -> Collected:
-    """Run ``events`` through ``runner``; labels come from the labeler as they mature.
+def collect(runner: Orchestrator, events: Iterable[Event], on_event: Any = None,
+            run_job: RunJob | None = None) -> Collected:
+    """Run ``events`` through ``runner`` (retrainings by ``run_job``); labels come from the
+    labeler as they mature.
 
     The zones' outcomes make the rows; the mine-wide scope's, which see the same
     events again, go to :attr:`Collected.mine`.
@@ -114,13 +120,13 @@ def collect(runner: MineRunner, events: Iterable[Event], on_event: Any = None) -
             i = index.get((zone, key))
             if i is not None:
                 labels[zone == runner.mine_scope][i] = (int(bits[TARGET_BIT]),
-                                                        int(bits[LEARNING_BIT]))  # fmt: skip
+                                                        int(bits[LEARNING_BIT]))
 
     for i, event in enumerate(events):
-        for step in runner.process(event):
-            zone = step.zone if isinstance(step, Advanced) else step.event.zone
-            label(zone, step.learned)
+        for step in runner.process(event, run_job):
             if isinstance(step, Outcome):
+                zone = step.event.zone
+                label(zone, step.learned)
                 scope = rows[zone == runner.mine_scope]
                 index[(zone, example_key(step.event.event_id))] = len(scope)
                 scope.append(step)
@@ -132,8 +138,8 @@ def collect(runner: MineRunner, events: Iterable[Event], on_event: Any = None) -
     return out
 
 
-def _collected(runner: MineRunner, rows: list[Outcome], labels: dict[int, tuple[int, int]]
-               ) -> Collected:  # fmt: skip
+def _collected(runner: Orchestrator, rows: list[Outcome], labels: dict[int, tuple[int, int]]
+               ) -> Collected:
     n = len(rows)
     lab = np.full((n, 2), -1, dtype=int)
     for i, bits in labels.items():
@@ -141,14 +147,16 @@ def _collected(runner: MineRunner, rows: list[Outcome], labels: dict[int, tuple[
     t = np.array([o.event.timestamp for o in rows], float)
     zone = np.array([o.event.zone for o in rows], object)
     end = {z: float(t.max()) for z in dict.fromkeys(zone)} if n else {}
-    learning_j = {z: runner.monitors[z].learning_j for z in dict.fromkeys(zone)}
+    learning_j = {z: runner.scopes[z].learning_j for z in dict.fromkeys(zone)}
     return Collected(
         t, zone, [o.event.event_id for o in rows], np.array([o.event.energy_j for o in rows]),
         {c: np.array([o.components[c] for o in rows], float) for c in COMPONENTS},
         {k: _probability(np.array([o.learning.get(k, math.nan) for o in rows], float))
          for k in LEARNING},
-        [o.state for o in rows], lab[:, 0], lab[:, 1], list(runner.decisions), end, learning_j,
-    )  # fmt: skip
+        [o.state for o in rows], lab[:, 0], lab[:, 1], [d.to_json() for d in runner.decisions],
+        end, learning_j, own_fit={c: np.array([o.own_fit.get(c, True) for o in rows], bool)
+                                  for c in EXPERTS},
+    )
 
 
 def _probability(log_count: np.ndarray) -> np.ndarray:
@@ -170,11 +178,40 @@ def average_precision(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+def information_gain(line: Timeline, p: np.ndarray, reference: np.ndarray, labels: np.ndarray,
+                     horizon_s: float, target_energy_j: float) -> float:
+    """Information gain per target event over ``reference`` (nats; the CSEP measure): the
+    difference in binomial log-likelihood of the labelled forecasts, each weighted by the
+    share of a horizon it stood, divided by the number of target events.
+
+    >>> line = Timeline(np.arange(4) * 3600.0, np.array(["z"] * 4, object),
+    ...                 np.array([1.0, 9.0, 1.0, 9.0]))
+    >>> y = np.array([1, 0, 1, 0])
+    >>> information_gain(line, np.array([.9, .1, .9, .1]), np.full(4, .5), y, 3600.0, 5.0) > 0
+    True
+    """
+    duration, _, _ = line.coverage(horizon_s)
+    ok = (labels >= 0) & np.isfinite(p) & np.isfinite(reference)
+    targets = int((line.energy_j >= target_energy_j).sum())
+    if not targets or not ok.any():
+        return math.nan
+    y, w = labels[ok].astype(bool), duration[ok] / horizon_s
+
+    def ll(q: np.ndarray) -> float:
+        q = np.clip(q[ok], 1e-12, 1 - 1e-12)
+        return float((w * np.where(y, np.log(q), np.log1p(-q))).sum())
+
+    return (ll(p) - ll(reference)) / targets
+
+
 def score_table(
     line: Timeline, scores: dict[str, np.ndarray], labels: np.ndarray, horizon_s: float,
-    target_energy_j: float,
-) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Time-based skill first, then calibration, then per-event ranking, for each score."""
+    target_energy_j: float, own_fit: dict[str, np.ndarray] | None = None,
+    reference: str = "baseline_rate",
+) -> dict[str, dict[str, float]]:
+    """Time-based skill first, then the information gain over the rate baseline and
+    calibration, then per-event ranking, for each score; the share of events each model
+    scored with a fit of its own."""
     known = labels >= 0
     out = {}
     for name, p in scores.items():
@@ -184,11 +221,16 @@ def score_table(
         entry = {"molchan_area_skill": area_skill(tau, nu)}
         entry |= {f"gain_at_{round(g * 100)}pct": gain_at(tau, nu, g) for g in GAIN_AT}
         entry |= {
+            "information_gain": (information_gain(line, p, scores[reference], labels, horizon_s,
+                                                  target_energy_j)
+                                 if reference in scores else math.nan),
             "brier": float(np.mean((p[ok] - y) ** 2)) if ok.any() else math.nan,
             "brier_skill": brier_skill(y, p[ok]),
             "roc_auc": roc_auc(y, p[ok]),
             "pr_auc": average_precision(y, p[ok]),
             "scored_events": int(ok.sum()),
+            "own_fit_share": (float(own_fit[name][known].mean())
+                              if own_fit and name in own_fit and known.any() else math.nan),
         }
         out[name] = entry
     return out
@@ -208,7 +250,8 @@ def evaluate(c: Collected, horizon_s: float, target_energy_j: float) -> dict[str
         "learning_energy_j": dict(c.learning_j),
         "horizon_h": horizon_s / 3600,
         "zone_days": float(sum(_spans(c).values()) / DAY),
-        "scores": score_table(c.timeline(), c.scores, c.label, horizon_s, target_energy_j),
+        "scores": score_table(c.timeline(), c.scores, c.label, horizon_s, target_energy_j,
+                              c.own_fit),
         "learning_scores": score_table(
             learning_line, c.learning, c.label_learning, horizon_s, 1.0
         ),
@@ -217,7 +260,7 @@ def evaluate(c: Collected, horizon_s: float, target_energy_j: float) -> dict[str
         "learning_reliability": reliability_table(c.label_learning[known],
                                                   c.learning[FUSED][known]),
         "retrainings": [
-            {k: d.get(k) for k in ("model", "at_t", "version", "promoted", "reason")}
+            {k: d.get(k) for k in ("scope", "model", "at_t", "version", "result", "reason")}
             for d in c.decisions
         ],
     }

@@ -9,21 +9,13 @@ River's metrics run on them unchanged.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from river import base
 
 
-class Scorer(Protocol):
-    def learn_one(self, x: Mapping[str, float], y: bool) -> None: ...
-
-    def predict_proba_one(self, x: Mapping[str, float]) -> float: ...
-
-
 class AsClassifier(base.Classifier):
-    """``model`` as a River binary classifier; a NaN (a baseline still asleep) reads as 0.
+    """``model`` (any seismowatch model or baseline) as a River binary classifier.
 
     >>> from river import evaluate, metrics
     >>> from stream_models.learners.baselines import RateBaseline
@@ -40,6 +32,5 @@ class AsClassifier(base.Classifier):
         self.model.learn_one(x, bool(y))
 
     def predict_proba_one(self, x: dict[str, Any]) -> dict[Any, float]:
-        p = float(self.model.predict_proba_one(x))
-        p = 0.0 if math.isnan(p) else min(max(p, 0.0), 1.0)
+        p = min(max(float(self.model.predict_proba_one(x)), 0.0), 1.0)
         return {True: p, False: 1.0 - p}

@@ -26,9 +26,8 @@ from typing import Any
 import numpy as np
 
 from stream_models.evaluation.backtest import Collected
+from stream_models.fusion.counts import FUSED
 from stream_models.fusion.hazard import STATES, HazardPolicy, HazardTracker
-from stream_models.fusion.stacker import FUSED
-from stream_models.online.orchestrator import mine_policy
 from stream_models.online.policies import MonitorPolicy
 
 WEEK_S = 7 * 86400.0
@@ -40,7 +39,7 @@ Spans = dict[str, list[tuple[float, float]]]  # zone -> intervals at or above a 
 
 
 def _episodes(c: Collected, score: np.ndarray, policy: HazardPolicy, level: int
-              ) -> tuple[list[tuple[str, float]], Spans]:  # fmt: skip
+              ) -> tuple[list[tuple[str, float]], Spans]:
     """Raises to ``level`` (zone, time) and, per zone, intervals at or above it."""
     raises: list[tuple[str, float]] = []
     spans: Spans = {}
@@ -76,7 +75,7 @@ def _zone_time(c: Collected) -> float:
 
 
 def alarm_figures(c: Collected, score: np.ndarray, policy: HazardPolicy, level: int,
-                  target_energy_j: float) -> dict[str, float]:  # fmt: skip
+                  target_energy_j: float) -> dict[str, float]:
     """Raises per zone-week, hit rate, time in alarm and median lead at one state level."""
     raises, spans = _episodes(c, score, policy, level)
     zone_time = _zone_time(c)
@@ -100,12 +99,12 @@ def alarm_figures(c: Collected, score: np.ndarray, policy: HazardPolicy, level: 
 
 
 def trade_off(c: Collected, thresholds: Sequence[float], policy: HazardPolicy,
-              target_energy_j: float) -> list[dict[str, float]]:  # fmt: skip
+              target_energy_j: float) -> list[dict[str, float]]:
     """The operators' view of alerting at each threshold on the fused risk."""
     score = c.scores[FUSED]
     return [{"threshold": float(thr),
              **alarm_figures(c, score, _at(policy, thr), 2, target_energy_j)}
-            for thr in thresholds]  # fmt: skip
+            for thr in thresholds]
 
 
 def _at(policy: HazardPolicy, c_thr: float, d_thr: float | None = None) -> HazardPolicy:
@@ -115,7 +114,7 @@ def _at(policy: HazardPolicy, c_thr: float, d_thr: float | None = None) -> Hazar
 
 
 def _lowest_within(c: Collected, candidates: np.ndarray, budget: float, policy: HazardPolicy,
-                   level: int, lo_cap: float | None = None) -> float:  # fmt: skip
+                   level: int, lo_cap: float | None = None) -> float:
     """The lowest candidate whose raises to ``level`` stay within ``budget`` per zone-week."""
     score = c.scores[FUSED]
     weeks = max(_zone_time(c) / WEEK_S, 1e-9)
@@ -134,7 +133,7 @@ def _lowest_within(c: Collected, candidates: np.ndarray, budget: float, policy: 
 
 
 def recommend(c: Collected, per_week: float, policy: HazardPolicy, target_energy_j: float
-              ) -> dict[str, Any]:  # fmt: skip
+              ) -> dict[str, Any]:
     """Thresholds b, c, d for a budget of ``per_week`` raises to c per zone per week."""
     score = c.scores[FUSED]
     finite = np.unique(score[np.isfinite(score) & (score > 0)])
@@ -173,8 +172,8 @@ def recommend_scopes(c: Collected, per_week: float, policy: MonitorPolicy) -> di
     rec = recommend(c, per_week, policy.hazard, policy.target_energy_j)
     scopes = [("thresholds", "per zone", rec)]
     if c.mine is not None:
-        rec["mine"] = recommend(c.mine, per_week, mine_policy(policy).hazard,
-                                policy.target_energy_j)  # fmt: skip
+        rec["mine"] = recommend(c.mine, per_week, policy.for_scope("mine").hazard,
+                                policy.target_energy_j)
         scopes.append(("mine_thresholds", "for the mine-wide scope", rec["mine"]))
     lines = ["[alerts]"]
     for key, who, r in scopes:
@@ -182,7 +181,7 @@ def recommend_scopes(c: Collected, per_week: float, policy: MonitorPolicy) -> di
         lines += [f"# at most {per_week:g} raise(s) to c {who} per week: "
                   f"{r['state_c']['raises_per_zone_week']:.2f} to c, "
                   f"{r['state_d']['raises_per_zone_week']:.2f} to d",
-                  f"{key} = [{b:.3g}, {c_thr:.3g}, {d:.3g}]"]  # fmt: skip
+                  f"{key} = [{b:.3g}, {c_thr:.3g}, {d:.3g}]"]
     rec["toml"] = "\n".join(lines) + "\n"
     return rec
 

@@ -34,7 +34,7 @@ def _finite(v: float | None) -> float:
 
 def model_inputs(features: Mapping[str, float], log_energy: float, t: float,
                  since: Mapping[str, float | None], omori: Mapping[float, float],
-                 etas_expected: float) -> dict[str, float]:  # fmt: skip
+                 etas_expected: float) -> dict[str, float]:
     """The model's input vector; missing values are 0 (the scaler centres them).
 
     ``since`` holds the times of the zone's previous event, last learning-target

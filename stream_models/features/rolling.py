@@ -29,7 +29,7 @@ DERIVED_KEYS = ("activity_ratio", "energy_ratio", "b_anomaly", "centroid_drift_m
 def feature_names(windows: list[str]) -> tuple[str, ...]:
     """Every feature's name, in the order of :meth:`ZoneFeatures.vector`."""
     return (*(f"{k}_{w}" for w in windows for k in (*WINDOW_KEYS, *DERIVED_KEYS)),
-            "log_t_residual")  # fmt: skip
+            "log_t_residual")
 
 
 class ZoneFeatures:
@@ -54,7 +54,7 @@ class ZoneFeatures:
     def __init__(self, windows_s: Mapping[str, float] | None = None) -> None:
         self.windows_s = dict(windows_s or WINDOWS_S)
         self.background = (BACKGROUND if BACKGROUND in self.windows_s
-                           else max(self.windows_s, key=self.windows_s.__getitem__))  # fmt: skip
+                           else max(self.windows_s, key=self.windows_s.__getitem__))
         self.rings = BucketWindows(self.windows_s)
         self._last_t: float | None = None
         self.names = feature_names(list(self.windows_s))
@@ -76,7 +76,7 @@ class ZoneFeatures:
         self.rings.add(
             t, event.log_energy, nan if event.duration_s is None else event.duration_s,
             event.x, event.y, event.z, nan if event.volume_m3 is None else event.volume_m3,
-        )  # fmt: skip
+        )
         return self.features(event)
 
     def features(self, event: Event | None = None) -> dict[str, float]:
@@ -96,7 +96,7 @@ class ZoneFeatures:
             out.append(energy / bg_energy if bg_energy > 0 else math.nan)
             out.append(vals[_B] - bg_b)
             out.append(math.sqrt((vals[_CX] - bgx) ** 2 + (vals[_CX + 1] - bgy) ** 2
-                                 + (vals[_CX + 2] - bgz) ** 2))  # fmt: skip
+                                 + (vals[_CX + 2] - bgz) ** 2))
         out.append(_log_t_residual(bg[_N_STATS:], event))
         return out
 

@@ -42,7 +42,7 @@ _LOG10_E = math.log10(math.e)
 
 # a bucket: these additive sums, then its first time, largest energy and first gap
 (N, ENERGY, LOG_E, SQRT_E, N_DUR, DUR, N_VOL, VOL, X, Y, Z, R2, GAP2,
- N_REG, REG_X, REG_Y, REG_XX, REG_XY) = range(18)  # fmt: skip
+ N_REG, REG_X, REG_Y, REG_XX, REG_XY) = range(18)
 N_FIELDS = 18
 T_FIRST, E_MAX, FIRST_GAP2 = N_FIELDS, N_FIELDS + 1, N_FIELDS + 2
 _BUCKET = N_FIELDS + 3
@@ -202,7 +202,7 @@ class _Ring:
         reaches outside it), and the largest energy may have gone with them."""
         # in ring order, oldest first: a sum's rounding must not depend on the set's history
         left = [bk for a in range(N_BUCKETS - 1, -1, -1)
-                if (bk := self.buckets[(self.head - a) % N_BUCKETS]) is not None]  # fmt: skip
+                if (bk := self.buckets[(self.head - a) % N_BUCKETS]) is not None]
         self.t_first = left[0][T_FIRST]
         self.first_gaps = sum(bk[FIRST_GAP2] for bk in left[1:])
         if max_left:
@@ -257,7 +257,7 @@ class BucketWindows:
         self.origin: list[float] | None = None
 
     def add(self, t: float, log_e: float, duration_s: float, x: float, y: float, z: float,
-            volume_m3: float) -> None:  # fmt: skip
+            volume_m3: float) -> None:
         """Count one event at time ``t`` (never earlier than the previous one)."""
         if self.origin is None:
             self.origin = [x, y, z]
@@ -273,7 +273,7 @@ class BucketWindows:
             float(has_vol), volume_m3 if has_vol else 0.0, x, y, z, x * x + y * y + z * z,
             gap2, float(reg), log_e if reg else 0.0, ly, log_e * log_e if reg else 0.0,
             log_e * ly,
-        ]  # fmt: skip
+        ]
         first = vec.copy()
         first[GAP2] = 0.0
         eb = log_e_bin(log_e)
@@ -313,12 +313,12 @@ class BucketWindows:
         followed by the five log t ~ log E regression sums (see the module docstring)."""
         origin = self.origin or [0.0, 0.0, 0.0]
         return [_window(r.tot, origin, r.span, r.t_first, self.prev_t, r.e_max, r.first_gaps,
-                        *r.b_value(), r.p90()) for r in self.rings]  # fmt: skip
+                        *r.b_value(), r.p90()) for r in self.rings]
 
     def summary(self) -> dict[str, dict[str, float]]:
         """:meth:`values` by window and statistic name (the regression sums left out)."""
         return {name: dict(zip(WINDOW_KEYS, v, strict=False))
-                for name, v in zip(self.names, self.values(), strict=True)}  # fmt: skip
+                for name, v in zip(self.names, self.values(), strict=True)}
 
     # -- state ------------------------------------------------------------------------
 
@@ -343,7 +343,7 @@ class BucketWindows:
             "heads": np.array([r.head for r in self.rings], np.int64), "buckets": buckets,
             "totals": np.array([r.tot for r in self.rings]), "scalars": scalars,
             "hist_e": hist_e, "hist_t": hist_t, "prev_t": self.prev_t, "origin": self.origin,
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> BucketWindows:
@@ -355,7 +355,7 @@ class BucketWindows:
         scalars = np.asarray(state["scalars"])
         if (buckets.shape != (w, N_BUCKETS, _BUCKET) or totals.shape != (w, N_FIELDS)
                 or hist_e.shape != (w, N_BUCKETS, LOG_E_BINS) or scalars.shape != (w, 3)
-                or hist_t.shape != (w, N_BUCKETS, LOG_T_BINS)):  # fmt: skip
+                or hist_t.shape != (w, N_BUCKETS, LOG_T_BINS)):
             raise ValueError("window state does not have this version's shapes")
         for i, ring in enumerate(bw.rings):
             ring.head = int(state["heads"][i])
@@ -364,9 +364,9 @@ class BucketWindows:
                     ring.buckets[slot] = buckets[i, slot].tolist()
                     ring.filled.add(slot)
                 ring.hist_e[slot] = {int(b): int(hist_e[i, slot, b])
-                                     for b in np.flatnonzero(hist_e[i, slot])}  # fmt: skip
+                                     for b in np.flatnonzero(hist_e[i, slot])}
                 ring.hist_t[slot] = {int(b): int(hist_t[i, slot, b])
-                                     for b in np.flatnonzero(hist_t[i, slot])}  # fmt: skip
+                                     for b in np.flatnonzero(hist_t[i, slot])}
             ring.ce = hist_e[i].sum(axis=0, dtype=np.int64).tolist()
             ring.ct = hist_t[i].sum(axis=0, dtype=np.int64).tolist()
             ring.n_e, ring.n_t = sum(ring.ce), sum(ring.ct)
@@ -387,12 +387,12 @@ WINDOW_KEYS: tuple[str, ...] = (
     "duration_mean_s", "duration_p90_s", "benioff_strain", "b_value", "b_value_se",
     "mc_log_energy", "iet_mean_s", "iet_cv", "centroid_x", "centroid_y", "centroid_z",
     "spread_m", "energy_per_volume_j_m3",
-)  # fmt: skip
+)
 
 
 def _window(s: list[float], origin: list[float], span: float, t_first: float, t_last: float,
             e_max: float, first_gaps2: float, b: float, se: float, mc: float,
-            p90: float) -> list[float]:  # fmt: skip
+            p90: float) -> list[float]:
     nan = math.nan
     n = s[N]
     if n > 1:
@@ -414,7 +414,7 @@ def _window(s: list[float], origin: list[float], span: float, t_first: float, t_
         s[DUR] / s[N_DUR] if s[N_DUR] else nan, p90, s[SQRT_E], b, se, mc, iet_mean, iet_cv,
         cx, cy, cz, spread, s[ENERGY] / mean_volume if mean_volume > 0 else nan,
         *s[N_REG:N_FIELDS],
-    ]  # fmt: skip
+    ]
 
 
 def binned_b_values(counts: np.ndarray) -> tuple[float, float, float]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from stream_models.fusion.stacker import clip_z
+from stream_models.fusion.counts import clip_z
 
 PIVOT = -3.0  # the slope turns about here: about one target in twenty horizons
 CREDIBILITY = 20.0  # positive labels at which the learned correction counts half
@@ -85,7 +85,7 @@ class AlertCalibrator:
 
     def to_state(self) -> dict[str, Any]:
         return {"lr": self.lr, "l2": self.l2, "beta": self.beta, "g2": self.g2,
-                "positives": self.positives}  # fmt: skip
+                "positives": self.positives}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> AlertCalibrator:

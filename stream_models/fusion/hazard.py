@@ -152,11 +152,11 @@ class HazardTracker:
             if self.episode_level and self.below_since is None:
                 self.below_since = self.t_last + pol.horizon_s
         if (self.episode_level and self.below_since is not None
-                and self.below_since + pol.cooldown_s <= clock):  # fmt: skip
+                and self.below_since + pol.cooldown_s <= clock):
             at = self.below_since + pol.cooldown_s
             self.episode_level, self.below_since = 0, None
             out.append(self._transition("all-clear", self.level, 0.0, at,
-                                        f"{self.last_event}+{at:.0f}"))  # fmt: skip
+                                        f"{self.last_event}+{at:.0f}"))
         return out
 
     def _transition(
@@ -165,7 +165,7 @@ class HazardTracker:
         return Transition(
             alert_id(self.zone, kind, self.state, trigger), kind, self.zone, self.state,
             STATES[previous], p, t, trigger,  # type: ignore[arg-type]
-        )  # fmt: skip
+        )
 
     def to_state(self) -> dict[str, Any]:
         return {

@@ -18,7 +18,8 @@ target inside the fused risk):
   the observed frequency of targets after each state.
 
 Frequencies are learned from delayed labels only, like the models, so the
-comparison is fair.
+comparison is fair. Before a table has seen a bin (or anything), it forecasts
+the rate baseline's probability, so every baseline forecasts from the first event.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ _MIN_LEARNED = 50  # labels a frequency table needs before it forecasts (asleep 
 
 
 class FrequencyTable:
-    """P(target | bin) from counts, shrunk towards the overall rate for sparse bins.
+    """P(target | bin) from counts, shrunk towards the overall rate for sparse bins, and the
+    overall rate towards a prior probability while it has few labels.
 
     >>> ft = FrequencyTable()
+    >>> ft.predict(3, prior=0.01)                 # nothing learned: the prior
+    0.01
     >>> for y in (1, 1, 0, 0, 0, 0):
     ...     ft.learn(2, bool(y))
     >>> ft.learn(0, False)
@@ -59,14 +63,14 @@ class FrequencyTable:
         self.positives += int(y)
         self.n += 1
 
-    def predict(self, bin_: int) -> float:
-        prior = (self.positives + 1) / (self.n + 2)
+    def predict(self, bin_: int, prior: float = 0.5) -> float:
+        overall = (self.positives + self.prior_weight * prior) / (self.n + self.prior_weight)
         pos, n = self.counts.get(str(bin_), (0, 0))
-        return (pos + self.prior_weight * prior) / (n + self.prior_weight)
+        return (pos + self.prior_weight * overall) / (n + self.prior_weight)
 
     def to_state(self) -> dict[str, Any]:
         return {"prior_weight": self.prior_weight, "counts": self.counts,
-                "positives": self.positives, "n": self.n}  # fmt: skip
+                "positives": self.positives, "n": self.n}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> FrequencyTable:
@@ -87,6 +91,8 @@ class RateBaseline:
         self.horizon_s = horizon_s
         self.count_key = count_key
 
+    fitted = True  # the count is the model
+
     def predict_proba_one(self, x: Mapping[str, float]) -> float:
         rate = (x.get(self.count_key, 0.0) + 0.5) / WEEK_S  # half an event: never certainty of 0
         return -math.expm1(-rate * self.horizon_s)
@@ -96,7 +102,9 @@ class RateBaseline:
 
 
 class _TableBaseline:
-    """A frequency table over one bin of the features; asleep (NaN) until it has learned."""
+    """A frequency table over one bin of the features; ``x["prior"]`` (the rate baseline's
+    forecast, when given) is what it says before it has learned. It counts as having a
+    fit of its own from ``min_learned`` labels on."""
 
     def __init__(self, min_learned: int = 0) -> None:
         self.table = FrequencyTable()
@@ -105,10 +113,12 @@ class _TableBaseline:
     def bin(self, x: Mapping[str, float]) -> int:  # pragma: no cover - each baseline's own
         raise NotImplementedError
 
+    @property
+    def fitted(self) -> bool:
+        return self.table.n >= self.min_learned
+
     def predict_proba_one(self, x: Mapping[str, float]) -> float:
-        if self.table.n < self.min_learned:
-            return math.nan
-        return self.table.predict(self.bin(x))
+        return self.table.predict(self.bin(x), x.get("prior", 0.5))
 
     def learn_one(self, x: Mapping[str, float], y: bool) -> None:
         self.table.learn(self.bin(x), y)
@@ -160,7 +170,7 @@ class Baselines:
     """
 
     def __init__(self, horizon_s: float, target_energy_j: float, count_key: str,
-                 min_learned: int = 0) -> None:  # fmt: skip
+                 min_learned: int = 0) -> None:
         self.models: dict[str, Any] = {
             "baseline_rate": RateBaseline(horizon_s, count_key),
             "baseline_last_shift_energy": ShiftEnergyBaseline(min_learned),
@@ -168,7 +178,16 @@ class Baselines:
         }
 
     def predict(self, x: Mapping[str, float]) -> dict[str, float]:
-        return {name: m.predict_proba_one(x) for name, m in self.models.items()}
+        """Every baseline's probability; the tables start from the rate baseline's."""
+        rate = self.models["baseline_rate"].predict_proba_one(x)
+        with_prior = {**x, "prior": rate}
+        return {"baseline_rate": rate, **{name: m.predict_proba_one(with_prior)
+                                          for name, m in self.models.items()
+                                          if name != "baseline_rate"}}
+
+    def fitted(self) -> dict[str, bool]:
+        """Which baselines forecast from labels of their own (the rate always does)."""
+        return {name: bool(m.fitted) for name, m in self.models.items()}
 
     def learn(self, x: Mapping[str, float], y: bool) -> None:
         for m in self.models.values():

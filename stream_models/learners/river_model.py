@@ -1,29 +1,45 @@
-"""The online River model of a zone: logistic regression on the scaled model inputs.
+"""The online River model of a scope: a logistic correction of the generic law's forecast.
 
-:class:`RiskModel` forecasts the learning target (frequent enough to learn
-from) and learns once its labels mature. Positives are rare, so each is
-weighted by the running negative/positive ratio; a logistic model trained so
-has its log-odds raised by ``log(weight)``, which :meth:`RiskModel.predict_proba_one`
-takes off again: its probability is calibrated, as a mixture expert must be.
+:class:`RiverModel` forecasts the learning target (frequent enough to learn
+from) and learns once its labels mature. It is River's logistic regression on
+the scaled model inputs, on top of an offset: the log-odds the generic ETAS law
+gives the same event (:class:`AnchoredLogisticRegression`). With nothing learned
+it *is* that law's forecast, so it forecasts from a scope's first event, and
+what it learns is what the law misses; unweighted log loss on top of a
+calibrated offset keeps its probability calibrated, as a mixture expert's must be.
+
+Its whole state (the scaler's moments, the weights and Adam's moments) is a few
+plain arrays (:meth:`RiverModel.to_state`): it travels in the scope's changelog
+record like every other part of the scope, never as a pickle, so any worker on
+any host resumes it exactly.
 """
 
 from __future__ import annotations
 
-import math
-import pickle
+from collections import Counter, defaultdict
 from collections.abc import Mapping
-from pathlib import Path
+from typing import Any
 
+import numpy as np
 from river import compose, linear_model, optim, preprocessing
+from river.utils import VectorDict
 
-from stream_models.mathutil import logit, sigmoid
-
-MAX_POSITIVE_WEIGHT = 50.0  # bounds one rare positive's pull while the ratio is still noisy
 MODEL_NAME = "river-logreg"
 
 
-class RiskModel:
-    """A zone's online classifier of the learning target.
+class AnchoredLogisticRegression(linear_model.LogisticRegression):
+    """River's logistic regression with a given log-odds added to its own (``offset``, set
+    before each prediction and each update): River learns the correction, with its own
+    optimiser and penalty."""
+
+    offset: float = 0.0
+
+    def _raw_dot_one(self, x: dict) -> float:  # type: ignore[override]
+        return super()._raw_dot_one(x) + self.offset
+
+
+class RiverModel:
+    """A scope's online classifier of the learning target.
 
     Parameters
     ----------
@@ -33,23 +49,24 @@ class RiskModel:
 
     Examples
     --------
-    >>> m = RiskModel()
+    >>> m = RiverModel()
     >>> calm, busy = {"rate": 0.0}, {"rate": 5.0}
-    >>> for _ in range(50):
-    ...     m.learn_one(calm, False); m.learn_one(busy, True)
-    >>> m.predict_proba_one(busy) > 0.5 > m.predict_proba_one(calm)
+    >>> round(m.predict_proba_one(busy, offset=-1.0), 4)     # nothing learned: the anchor
+    0.2689
+    >>> for _ in range(200):
+    ...     m.learn_one(calm, False, offset=-1.0); m.learn_one(busy, True, offset=-1.0)
+    >>> m.predict_proba_one(busy, -1.0) > 0.2689 > m.predict_proba_one(calm, -1.0)
     True
-    >>> m.n_learned, m.n_positive
-    (100, 50)
+    >>> copy = RiverModel.from_state(m.to_state())
+    >>> copy.predict_proba_one(busy, -1.0) == m.predict_proba_one(busy, -1.0), copy.version
+    (True, 'river-logreg@400')
     """
 
     def __init__(self, lr: float = 0.003) -> None:
-        self.classifier = compose.Pipeline(
-            preprocessing.StandardScaler(),
-            linear_model.LogisticRegression(
-                optimizer=optim.Adam(lr), l2=1e-3, intercept_lr=lr / 10
-            ),
-        )
+        self.lr = lr
+        self.regression = AnchoredLogisticRegression(optimizer=optim.Adam(lr), l2=1e-3,
+                                                     intercept_lr=lr / 10)
+        self.classifier = compose.Pipeline(preprocessing.StandardScaler(), self.regression)
         self.n_learned = 0
         self.n_positive = 0
 
@@ -58,49 +75,67 @@ class RiskModel:
         """Name and number of examples learned: a replay gives the same versions in order."""
         return f"{MODEL_NAME}@{self.n_learned}"
 
-    def positive_weight(self) -> float:
-        n_neg = self.n_learned - self.n_positive
-        if self.n_positive == 0:
-            return 1.0
-        return min(max(n_neg / self.n_positive, 1.0), MAX_POSITIVE_WEIGHT)
+    def predict_proba_one(self, x: Mapping[str, float], offset: float = 0.0) -> float:
+        """P(learning target within the horizon), given the anchor's log-odds ``offset``."""
+        self.regression.offset = offset
+        return float(self.classifier.predict_proba_one(dict(x)).get(True, 0.0))
 
-    def predict_proba_one(self, x: Mapping[str, float]) -> float:
-        """Calibrated P(learning target within the horizon): the class weighting taken off."""
-        raw = float(self.classifier.predict_proba_one(dict(x)).get(True, 0.0))
-        return sigmoid(logit(raw) - math.log(self.positive_weight()))
-
-    def learn_one(self, x: Mapping[str, float], y: bool) -> None:
+    def learn_one(self, x: Mapping[str, float], y: bool, offset: float = 0.0) -> None:
         self.n_learned += 1
         self.n_positive += int(y)
-        w = self.positive_weight() if y else 1.0
-        self.classifier.learn_one(dict(x), y, w=w)  # type: ignore[call-arg]
+        self.regression.offset = offset
+        self.classifier.learn_one(dict(x), y)
 
-    def contributions(self, x: Mapping[str, float], top: int = 5) -> list[dict[str, float | str]]:
-        """The inputs that pushed the probability up most: weight x standardised value."""
-        scaler, lr = self.classifier["StandardScaler"], self.classifier["LogisticRegression"]
+    def contributions(self, x: Mapping[str, float], raw: Mapping[str, float] | None = None,
+                      top: int = 5) -> list[dict[str, float | str]]:
+        """The inputs that pushed the probability up most: weight x standardised value;
+        ``raw`` gives the values to report (the unscaled inputs), default ``x``."""
+        scaler, lr = self.classifier["StandardScaler"], self.regression
         z = scaler.transform_one(dict(x))
+        shown = raw if raw is not None else x
         parts = [(name, lr.weights.get(name, 0.0) * v) for name, v in z.items()]
         parts.sort(key=lambda kv: kv[1], reverse=True)
         return [
-            {"feature": name, "value": float(x[name]), "contribution": round(float(c), 4)}
+            {"feature": name, "value": float(shown[name]), "contribution": round(float(c), 4)}
             for name, c in parts[:top]
             if c > 0
         ]
 
-    def save(self, path: Path) -> None:
-        """Atomic pickle into the daemon's own state directory."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(path)
+    def to_state(self) -> dict[str, Any]:
+        """The scaler's and the regression's numbers as arrays over the inputs seen, in the
+        order they were first seen (the order the sums are taken in)."""
+        scaler, lr = self.classifier["StandardScaler"], self.regression
+        names = list(scaler.counts)
+        adam = lr.optimizer
+
+        def col(d: Mapping[str, float]) -> np.ndarray:
+            return np.array([float(d.get(n, 0.0)) for n in names])
+
+        return {
+            "lr": self.lr, "names": names, "n_learned": self.n_learned,
+            "n_positive": self.n_positive, "counts": col(scaler.counts),
+            "means": col(scaler.means), "vars": col(scaler.vars),
+            "weight_names": list(lr._weights), "weights": np.array(list(lr._weights.values())),
+            "intercept": float(lr.intercept), "adam_t": int(adam.n_iterations),
+            "adam_m": np.array([adam.m[n] for n in lr._weights]),
+            "adam_v": np.array([adam.v[n] for n in lr._weights]),
+        }
 
     @classmethod
-    def load(cls, path: Path, state_dir: Path) -> RiskModel:
-        """Unpickle ``path`` only if it lies inside ``state_dir`` (never from elsewhere)."""
-        resolved, root = path.resolve(), state_dir.resolve()
-        if not resolved.is_relative_to(root):
-            raise ValueError(f"refusing to load a model from outside {root}: {resolved}")
-        model = pickle.loads(resolved.read_bytes())
-        if not isinstance(model, cls):
-            raise ValueError(f"{resolved} does not hold a {cls.__name__}")
-        return model
+    def from_state(cls, state: Mapping[str, Any]) -> RiverModel:
+        m = cls(float(state["lr"]))
+        scaler, lr = m.classifier["StandardScaler"], m.regression
+        names = [str(n) for n in state["names"]]
+        scaler.counts = Counter(dict(zip(names, map(int, state["counts"]), strict=True)))
+        scaler.means = defaultdict(float, zip(names, map(float, state["means"]), strict=True))
+        scaler.vars = defaultdict(float, zip(names, map(float, state["vars"]), strict=True))
+        wn = [str(n) for n in state["weight_names"]]
+        lr._weights = VectorDict(dict(zip(wn, map(float, state["weights"]), strict=True)),
+                                 lr.initializer)
+        lr.intercept = float(state["intercept"])
+        adam = lr.optimizer
+        adam.n_iterations = int(state["adam_t"])
+        adam.m = VectorDict(dict(zip(wn, map(float, state["adam_m"]), strict=True)))
+        adam.v = VectorDict(dict(zip(wn, map(float, state["adam_v"]), strict=True)))
+        m.n_learned, m.n_positive = int(state["n_learned"]), int(state["n_positive"])
+        return m

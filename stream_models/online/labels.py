@@ -78,7 +78,7 @@ class DelayedLabeler:
     """
 
     def __init__(self, horizon_s: float, thresholds_j: Sequence[float], width: int,
-                 capacity: int = CAPACITY) -> None:  # fmt: skip
+                 capacity: int = CAPACITY) -> None:
         if len(thresholds_j) > 8:
             raise ValueError("at most 8 label thresholds")
         self.horizon_s = float(horizon_s)
@@ -126,7 +126,7 @@ class DelayedLabeler:
                 self.seen = 0
         if n and energy_j == energy_j:
             before = (n if times[n - 1] < t  # waiting since before t: usually all of them
-                      else int(np.searchsorted(times[:n], t, side="left")))  # fmt: skip
+                      else int(np.searchsorted(times[:n], t, side="left")))
             np.maximum(rows["max_e"][:before], energy_j, out=rows["max_e"][:before])
         if not done:  # the common case: nothing released, no array to build
             return _none_released(self.width, len(self.thresholds_j))
@@ -156,7 +156,7 @@ class DelayedLabeler:
             "horizon_s": self.horizon_s, "thresholds_j": list(self.thresholds_j),
             "width": self.width, "rows": self.rows, "n": self.n, "stride": self.stride,
             "seen": self.seen, "thinned": self.thinned,
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> DelayedLabeler:
@@ -172,7 +172,7 @@ class DelayedLabeler:
 
 def _released_dtype(width: int, n_labels: int) -> np.dtype:
     return np.dtype([("t", "<f8"), ("key", "<i8"), ("labels", "?", (n_labels,)),
-                     ("held_s", "<f8"), ("x", "<f4", (width,))])  # fmt: skip
+                     ("held_s", "<f8"), ("x", "<f4", (width,))])
 
 
 @lru_cache(maxsize=16)

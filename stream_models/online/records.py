@@ -10,21 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from stream_models.fusion.hazard import Transition
 from stream_models.online.scope import Outcome
-from stream_models.wire import utc_text
+from stream_models.wire import dumps, utc_text
 
 # /3: the window features ride inside the risk record (gits.features is gone)
-RISK_SCHEMA = "seismowatch.risk/3"
+# /4: every expert's own-fit flag; the mixture's weights; versions of the scope's own models
+RISK_SCHEMA = "seismowatch.risk/4"
 ALERT_SCHEMA = "seismowatch.alert/3"  # /3: all-clears name the time the episode closed
-_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-def dumps(record: dict[str, Any]) -> bytes:
-    """Compact JSON with sorted keys; NaN and infinities become ``null``."""
-    return orjson.dumps(record, option=_OPTIONS)
 
 
 def risk_record(outcome: Outcome) -> bytes:
@@ -36,14 +29,14 @@ def risk_record(outcome: Outcome) -> bytes:
         "weights": outcome.weights, "etas_version": outcome.etas_version,
         "warming_up": outcome.warming_up, "model_version": outcome.model_version,
         "lstm_version": outcome.lstm_version, "components": outcome.components,
-        "features": outcome.features,
-    })  # fmt: skip
+        "own_fit": outcome.own_fit, "features": outcome.features,
+    })
 
 
 def alert_record(
     tr: Transition, outcome: Outcome | None, top_features: list[dict[str, Any]],
     emitted_at: str,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """An operator alert; ``alert_id`` is stable for the same zone, kind, state and trigger.
 
     A raise carries the event that triggered it; an all-clear that the stream's
@@ -58,4 +51,4 @@ def alert_record(
         "components": outcome.components if outcome else None,
         "event": outcome.event.to_dict() if outcome else None,
         "emitted_at": emitted_at,
-    }  # fmt: skip
+    }

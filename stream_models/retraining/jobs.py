@@ -1,187 +1,141 @@
-"""One retraining: an ETAS refit and an LSTM candidate, each judged on a held-back slice.
+"""One retraining of one scope's model, judged on held-back time: :func:`run_job`.
 
-Both read the labelled history of the last ``train_window`` of event time and
-hold back its newest ``validation_fraction``:
+Both kinds hold back the newest ``validation_fraction`` of what the job carries:
 
-* **ETAS**: fitted on the older part; its log-likelihood on the newest part is
-  compared with the promoted fit's (or the prior's, before any). If it is not
-  worse, the same fit is redone on the whole window and that version is
-  promoted: the slice chooses the procedure, the full window gives the numbers.
-* **LSTM**: trained on the older part (labels purged where their horizon reaches
-  the slice) on the learning target, scored on the slice by the numpy scorer,
-  and promoted if its Molchan area skill for learning-target events there is
-  not worse than the promoted model's, nor than chance (ROC-AUC is logged too).
+* **ETAS**: fitted on the older part of the window; its log-likelihood on the
+  newest part is compared with that of the law scoring now (the generic law
+  before any fit), both counted above the candidate's Mc. If it is not worse,
+  the same fit is redone on the whole window and that is what is promoted: the
+  slice chooses the procedure, the full window gives the numbers.
+* **LSTM**: the model scoring now (the pretrained base, or the scope's last
+  fine-tuning) is trained further on the older part (labels purged where their
+  horizon reaches the slice), and promoted if its Molchan area skill for
+  learning-target events on the slice beats the incumbent's and chance.
 
-A job never promotes: ``promoted`` means the candidate passed its gate, and
-the scorer promotes it when it swaps (after storing its state), so a crash in
-between never leaves a version promoted that no stored state has seen. Every
-decision, with its reason, goes to the registry's log.
+A job never changes anything itself: the scope installs a promoted model when
+it takes the result, so a crash in between leaves no trace.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import math
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
-from stream_models.learners.sequence import ModelFileError
-from stream_models.retraining.history import HistoryStore, NotEnoughData, ZoneHistory, time_split
+from stream_models.features.inputs import INPUT_NAMES
+from stream_models.learners.sequence import SequenceModel
+from stream_models.online.schedule import Decision, Job, JobResult
 from stream_models.retraining.judge import Judge
-from stream_models.retraining.registry import ModelRegistry
-from stream_models.seismology.etas import EtasParams, prior_params
-from stream_models.seismology.etas_fit import FitError, fit_etas, log_likelihood
+from stream_models.retraining.sequences import LabelledSequence, NotEnoughData, time_split
+from stream_models.seismology.bvalue import MAG_PER_LOG_E
+from stream_models.seismology.etas import EtasParams
+from stream_models.seismology.etas_fit import FitError, counted_events, fit_etas, log_likelihood
 
-if TYPE_CHECKING:
-    from stream_models.online.policies import RetrainPolicy
-
-log = logging.getLogger(__name__)
+_MIN_HELD_BACK = 5  # events above Mc the held-back slice needs to tell two laws apart
 
 
-def retrain_job(
-    store_path: Path, registry_root: Path, input_names: Sequence[str], now: float,
-    policy: RetrainPolicy,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """Refit ETAS and train an LSTM candidate; the logged decisions, one per model.
+def run_job(job: Job) -> JobResult:
+    """Run ``job`` (in this process) and say what was decided."""
+    if job.kind == "etas":
+        return etas_job(job)
+    return lstm_job(job)
 
-    Runs in a child process (or a thread): it opens the store and the registry itself.
-    """
-    registry = ModelRegistry(registry_root)
-    start = now - policy.train_window_s
-    store = HistoryStore(store_path, input_names, policy.retention_s)
+
+def _decision(job: Job, result: str, reason: str, **metrics: Any) -> Decision:
+    version = job.version if result == "promoted" else None
+    nums = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+    return Decision(job.scope, job.kind, job.at_t, result, reason, version, nums)  # type: ignore[arg-type]
+
+
+def at_mc(params: EtasParams, mc_log_e: float) -> EtasParams:
+    """The same law counted above another completeness: background and productivity scale
+    by the Gutenberg-Richter fraction between the two."""
+    factor = 10 ** (-(params.b_value / MAG_PER_LOG_E) * (mc_log_e - params.mc_log_e))
+    bg = params.background
+    return replace(params, background=replace(bg, mu=bg.mu * factor, mu1=bg.mu1 * factor),
+                   k=params.k * factor, mc_log_e=mc_log_e)
+
+
+def etas_job(job: Job) -> JobResult:
+    rows, pol = job.rows, job.policy
+    t, log_e = np.asarray(rows["t"], float), np.asarray(rows["log_e"], float)
+    volume = np.asarray(rows["volume"], float)
+    end = job.at_t
+    start = max(float(job.context["start"]), float(t[0]) if t.size else end)
+    split = end - (end - start) * pol.finetune.validation_fraction
+    offset = float(job.context.get("utc_offset_s", 0.0))
     try:
-        histories, events = store.load(start, now), store.load_events(start, now)
-        learning = store.learning_targets()
-    finally:
-        store.close()
-    base = {"at_t": now, "window_start_t": start, "window_end_t": now, "promoted": False}
-    out = [etas_job(registry, events, start, now, policy, base)]
-    if policy.lstm:
-        out.append(lstm_job(registry, histories, input_names, now, policy, base, learning))
-    return out
-
-
-def _decide(registry: ModelRegistry, decision: dict[str, Any]) -> dict[str, Any]:
-    registry.log(decision)
-    return decision
-
-
-def etas_job(registry: ModelRegistry, events: dict[str, tuple[np.ndarray, np.ndarray]],
-             start: float, now: float, policy: RetrainPolicy, base: dict[str, Any],
-             ) -> dict[str, Any]:  # fmt: skip
-    decision = {**base, "model": "etas"}
-    first = min((float(t[0]) for t, _ in events.values() if len(t)), default=now)
-    start = max(start, first)  # the slice is a share of the data there is, not of the window
-    split = now - (now - start) * policy.train.validation_fraction
-    try:
-        candidate = fit_etas(events, start, split)
+        candidate = fit_etas(t, log_e, start, split, volume=volume, utc_offset_s=offset,
+                             version=job.version)
     except FitError as exc:
-        return _decide(registry, {**decision, "reason": f"cannot fit: {exc}"})
+        return JobResult(_decision(job, "skipped", f"cannot fit: {exc}", events=t.size))
     mc = candidate.params.mc_log_e
-    current = registry.current("etas")
-    incumbent = _incumbent_etas(registry, current, events, start, split, mc)
-    ll_cand = log_likelihood(candidate.params, events, split, now)
-    ll_inc = log_likelihood(incumbent, events, split, now)
-    promoted = ll_cand >= ll_inc
-    against = current or "the prior"
-    reason = (f"validation log-likelihood {ll_cand:.1f} {'>=' if promoted else '<'} "
-              f"{against} {ll_inc:.1f}")  # fmt: skip
-    decision.update(validation_log_likelihood=ll_cand, incumbent=current,
-                    incumbent_validation_log_likelihood=ll_inc, events=candidate.events,
-                    promoted=promoted, reason=reason)  # fmt: skip
+    held = counted_events(t, log_e, split, end, mc)
+    if held < _MIN_HELD_BACK:
+        return JobResult(_decision(job, "skipped", f"{held} events above Mc {mc:.2f} in the "
+                                   f"held-back slice: need {_MIN_HELD_BACK}"))
+    incumbent: EtasParams = at_mc(job.incumbent, mc)
+    ll_cand = log_likelihood(candidate.params, t, log_e, split, end, volume)
+    ll_inc = log_likelihood(incumbent, t, log_e, split, end, volume)
+    promoted = ll_cand > ll_inc
+    metrics = {"validation_log_likelihood": ll_cand, "incumbent_log_likelihood": ll_inc,
+               "events": candidate.events, "held_back_events": held}
+    reason = (f"held-back log-likelihood {ll_cand:.1f} {'>' if promoted else '<='} "
+              f"{incumbent.version} {ll_inc:.1f}")
     if not promoted:
-        return _decide(registry, decision)
-    version, _ = registry.allocate("etas")
+        return JobResult(_decision(job, "rejected", reason, **metrics))
     try:
-        final = fit_etas(events, start, now, mc, version)
+        final = fit_etas(t, log_e, start, end, mc_log_e=mc, volume=volume, utc_offset_s=offset,
+                         version=job.version, warm=candidate.params)
     except FitError as exc:
-        return _decide(registry, {**decision, "promoted": False,
-                                  "reason": f"{reason}, but the full-window fit failed: {exc}"})
-    registry.save_etas(version, final.params, {**decision, "branching_ratio":
-                                               final.branching_ratio})  # fmt: skip
-    registry.prune("etas")
-    return _decide(registry, {**decision, "version": version, "params": final.params.to_json(),
-                              "branching_ratio": final.branching_ratio})  # fmt: skip
+        return JobResult(_decision(job, "rejected", f"{reason}, but the full window: {exc}"))
+    p = final.params
+    metrics |= {"branching_ratio": final.branching_ratio, "alpha": p.alpha, "c_s": p.c_s,
+                "p": p.p, "mu": p.mu, "b_value": p.b_value}
+    reason += f"; background {p.background.kind} by AIC"
+    return JobResult(_decision(job, "promoted", reason, **metrics), p)
 
 
-def _incumbent_etas(registry: ModelRegistry, current: str | None,
-                    events: dict[str, tuple[np.ndarray, np.ndarray]], start: float, split: float,
-                    mc: float) -> EtasParams:  # fmt: skip
-    """The promoted fit, or the prior with each zone's background as scoring sets it."""
-    if current is not None:
-        try:
-            params = registry.load_etas(current)
-            missing = {z: 0.5 * _rate(events[z], start, split, mc) for z in events
-                       if z not in params.mu}  # fmt: skip
-            return EtasParams({**params.mu, **missing}, params.k, params.alpha, params.c_s,
-                              params.p, params.mc_log_e, params.version)  # fmt: skip
-        except ModelFileError as exc:
-            log.warning("promoted ETAS %s unusable (%s): judged against the prior", current, exc)
-    prior = prior_params(mc)
-    mu = {z: 0.5 * _rate(ev, start, split, mc) for z, ev in events.items()}
-    return EtasParams(mu, prior.k, prior.alpha, prior.c_s, prior.p, mc, prior.version)
-
-
-def _rate(ev: tuple[np.ndarray, np.ndarray], start: float, end: float, mc: float) -> float:
-    t, log_e = ev
-    n = int(((t >= start) & (t <= end) & (log_e >= mc)).sum())
-    return max(n, 1) / max(end - start, 1.0)
-
-
-def lstm_job(registry: ModelRegistry, histories: dict[str, ZoneHistory],
-             input_names: Sequence[str], now: float, policy: RetrainPolicy,
-             base: dict[str, Any], learning: dict[str, float] | None = None,
-             ) -> dict[str, Any]:  # fmt: skip
-    decision = {**base, "model": "lstm"}
-    n = sum(len(h.t) for h in histories.values())
-    pos = sum(int(h.y.sum()) for h in histories.values())
-    if n < policy.min_examples or pos < policy.min_positives:
-        reason = (f"not enough history: {n} examples, {pos} learning-target positives "
-                  f"(need {policy.min_examples}, {policy.min_positives})")  # fmt: skip
-        return _decide(registry, {**decision, "reason": reason, "examples": n})
-    from stream_models.retraining.training import train_lstm  # torch: only where training runs
-
-    split = time_split(histories, policy.train.validation_fraction, policy.train.horizon_s)
+def lstm_job(job: Job) -> JobResult:
+    pol = job.policy
+    cfg = pol.finetune
+    seq = LabelledSequence.of_rows(job.rows, float(job.context["learning_j"]))
     try:
-        model, report = train_lstm(histories, input_names, policy.train, split)
+        split = time_split([seq], cfg.validation_fraction, cfg.horizon_s)
     except NotEnoughData as exc:
-        return _decide(registry, {**decision, "reason": str(exc), "examples": n})
-    judge = Judge(histories, split.validation, input_names, policy, learning or {})
-    cand_skill = judge.skill(model)
-    current = registry.current("lstm")
-    inc_skill = 0.5
-    if current is not None:
-        try:
-            incumbent = registry.load(current)
-            if incumbent.input_names == list(input_names):
-                inc_skill = judge.skill(incumbent)
-        except ModelFileError as exc:
-            log.warning("promoted LSTM %s unusable (%s): judged against chance", current, exc)
-    version, path = registry.allocate("lstm")
-    if judge.targets < policy.min_validation_positives:
-        promoted = False
-        reason = (f"validation slice has {judge.targets} learning-target events "
-                  f"(need {policy.min_validation_positives}): cannot judge")  # fmt: skip
-    else:
-        # never worse than the promoted model, nor than chance: an incumbent that has
-        # decayed below 0.5 does not let a useless candidate through
-        bar = max(inc_skill, 0.5)
-        promoted = cand_skill >= bar
-        against = "chance" if bar > inc_skill or current is None else current
-        reason = (f"validation Molchan area skill {cand_skill:.4f} "
-                  f"{'>=' if promoted else '<'} {against} {bar:.4f} "
-                  f"(ROC-AUC {report['validation_roc_auc']:.4f})")  # fmt: skip
-    model.meta = {**report, "version": version, "window_start_t": base["window_start_t"],
-                  "window_end_t": now, "incumbent": current, "validation_skill": cand_skill,
-                  "incumbent_validation_skill": inc_skill, "promoted": promoted,
-                  "reason": reason}  # fmt: skip
-    model.save(path)
-    registry.prune("lstm")
-    keys = ("train_examples", "train_positives", "validation_examples", "validation_positives",
-            "validation_roc_auc", "validation_start", "train_seconds")  # fmt: skip
-    return _decide(registry, {**decision, **{k: report[k] for k in keys}, "version": version,
-                              "incumbent": current, "validation_skill": cand_skill,
-                              "incumbent_validation_skill": inc_skill, "promoted": promoted,
-                              "reason": reason})  # fmt: skip
+        return JobResult(_decision(job, "skipped", str(exc)))
+    judge = Judge(seq, split.validation[0], cfg.horizon_s)
+    if judge.targets < pol.min_validation_positives:
+        return JobResult(_decision(job, "skipped", f"held-back slice has {judge.targets} "
+                                   f"learning-target events (need "
+                                   f"{pol.min_validation_positives}): cannot judge"))
+    incumbent: SequenceModel | None = job.incumbent
+    try:
+        model, report = train_fine(seq, split, incumbent, job)
+    except NotEnoughData as exc:
+        return JobResult(_decision(job, "skipped", str(exc), examples=len(seq.t)))
+    cand, inc = judge.skill(model), judge.skill(incumbent)
+    bar = max(inc, 0.5) if math.isfinite(inc) else 0.5
+    promoted = cand > bar
+    against = incumbent.version if incumbent is not None and bar == inc else "chance"
+    reason = (f"held-back Molchan area skill {cand:.4f} {'>' if promoted else '<='} "
+              f"{against} {bar:.4f}")
+    metrics = {"validation_skill": cand, "incumbent_validation_skill": inc,
+               "train_examples": report["train_examples"],
+               "train_positives": report["train_positives"],
+               "train_seconds": report["train_seconds"]}
+    if not promoted:
+        return JobResult(_decision(job, "rejected", reason, **metrics))
+    model.meta["version"] = job.version
+    return JobResult(_decision(job, "promoted", reason, **metrics), model)
+
+
+def train_fine(seq: LabelledSequence, split: Any, incumbent: SequenceModel | None, job: Job
+               ) -> tuple[SequenceModel, dict[str, Any]]:
+    """Fine-tune the incumbent (or train anew without one): torch only where training runs."""
+    from stream_models.retraining.training import train_sequence_model
+
+    return train_sequence_model([seq], split, INPUT_NAMES, job.policy.finetune, init=incumbent)
+

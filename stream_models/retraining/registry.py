@@ -1,131 +1,92 @@
-"""The model registry: one directory per fitted version, the promoted one of each kind, a log.
+"""Files that outlive a scope's state: the base LSTM every scope starts from, and the decisions log.
 
-Layout of ``root``::
+A scope's own models (its ETAS fit, its fine-tuned LSTM) live in its state and
+travel in the changelog. What stays on disk:
 
-    lstm-0001/weights.pt, meta.json   every trained LSTM, with its metrics and data window
-    etas-0001/params.json             every ETAS fit, with its likelihoods and data window
-    current.json                      {"lstm": "lstm-0003", "etas": "etas-0002"}: what scorers load
-    decisions.jsonl                   one line per retraining and kind: promoted or not, and why
-    schedule.json                     {"next_t": ...}: event time of the next retraining
-
-Version directories are created with an atomic ``mkdir``, so two workers sharing
-a registry never write the same version.
+* the **base LSTM**: the pretrained model that ships with the package
+  (``stream_models/learners/data/base-lstm.npz``, made by ``seismowatch pretrain``), or
+  a site's own (``seismowatch train`` writes one; ``lstm.base_model`` names it). A
+  model file is plain arrays in a ``.npz`` read without pickle, so a foreign or
+  tampered file cannot run code; one that is not a model is refused naming the file;
+* the **decisions log** (``<state_dir>/decisions.jsonl``): every retraining of
+  every scope, promoted or not, and why.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import zipfile
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from stream_models.learners.sequence import META_FILE, ModelFileError, SequenceModel
-from stream_models.seismology.etas import EtasParams
+import numpy as np
 
-Kind = Literal["lstm", "etas"]
-KINDS: tuple[Kind, ...] = ("lstm", "etas")
-ETAS_FILE = "params.json"
-ETAS_FORMAT = "seismowatch.etas/1"
-KEEP = 10  # newest versions of each kind kept besides the promoted one
-_ENTRY_FILE = {"lstm": META_FILE, "etas": ETAS_FILE}
+from stream_models.learners.sequence import ModelFileError, SequenceModel
+from stream_models.online.schedule import Decision
+from stream_models.wire import dumps
+
+BASE_LSTM = Path(__file__).resolve().parents[1] / "learners" / "data" / "base-lstm.npz"
 
 
-def kind_of(version: str) -> Kind:
-    kind = version.partition("-")[0]
-    if kind not in KINDS:
-        raise ValueError(f"not a registry version: {version!r}")
-    return kind  # type: ignore[return-value]
+def save_model(model: SequenceModel, path: Path) -> Path:
+    """Write ``model`` as a ``.npz`` of plain arrays (atomically)."""
+    a = model.to_arrays()
+    arrays = {f"w:{k}": v for k, v in a["weights"].items()}
+    arrays |= {k: np.asarray(a[k]) for k in ("inputs_mean", "inputs_scale", "static_mean",
+                                              "static_scale")}
+    header = {k: a[k] for k in ("format", "input_names", "static_names", "window", "meta")}
+    arrays["header"] = np.array(json.dumps(header, sort_keys=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+    return path
 
 
-class ModelRegistry:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+def load_model(path: Path) -> SequenceModel:
+    """A model file written by :func:`save_model`; :class:`ModelFileError` naming the file
+    for anything else."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            weights = {k[2:]: data[k] for k in data.files if k.startswith("w:")}
+            body = {**header, "weights": weights,
+                    **{k: data[k] for k in ("inputs_mean", "inputs_scale", "static_mean",
+                                            "static_scale")}}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{path}: not a seismowatch model file ({exc})") from exc
+    try:
+        return SequenceModel.from_arrays(body)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc
 
-    def allocate(self, kind: Kind = "lstm") -> tuple[str, Path]:
-        """A new, unused version name of ``kind`` and its (created) directory."""
-        n = max((self._number(p) for p in self.root.glob(f"{kind}-*")), default=0)
-        while True:
-            n += 1
-            version = f"{kind}-{n:04d}"
-            try:
-                (self.root / version).mkdir()
-                return version, self.root / version
-            except FileExistsError:
-                continue
 
-    @staticmethod
-    def _number(path: Path) -> int:
-        tail = path.name.partition("-")[2]
-        return int(tail) if tail.isdigit() else 0
+@cache
+def _shipped() -> SequenceModel | None:
+    return load_model(BASE_LSTM) if BASE_LSTM.exists() else None
 
-    def versions(self, kind: Kind = "lstm") -> list[str]:
-        entries = [p for p in self.root.glob(f"{kind}-*") if (p / _ENTRY_FILE[kind]).exists()]
-        return [p.name for p in sorted(entries, key=self._number)]
 
-    def _read(self, name: str) -> dict[str, Any]:
-        try:
-            return dict(json.loads((self.root / name).read_text()))
-        except (OSError, ValueError):
-            return {}
+def base_lstm(path: Path | None = None, enabled: bool = True) -> SequenceModel | None:
+    """The model every scope starts from: ``path`` if given, else the shipped one."""
+    if not enabled:
+        return None
+    return load_model(path) if path is not None else _shipped()
 
-    def _write(self, name: str, value: dict[str, Any]) -> None:
-        tmp = self.root / f".{name}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(value, indent=2, sort_keys=True))
-        tmp.replace(self.root / name)
 
-    def current(self, kind: Kind = "lstm") -> str | None:
-        version = self._read("current.json").get(kind)
-        return str(version) if version else None
+class DecisionLog:
+    """Append-only JSON lines of every retraining decision."""
 
-    def promote(self, version: str) -> None:
-        kind = kind_of(version)
-        if not (self.root / version / _ENTRY_FILE[kind]).exists():
-            raise FileNotFoundError(f"no registry entry {self.root / version}")
-        self._write("current.json", {**self._read("current.json"), kind: version})
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
 
-    def load(self, version: str) -> SequenceModel:
-        return SequenceModel.load(self.root / version)
+    def append(self, decision: Decision) -> None:
+        with self.path.open("ab") as fh:
+            fh.write(dumps(decision.to_json()) + b"\n")
 
-    def save_etas(self, version: str, params: EtasParams, meta: dict[str, Any]) -> None:
-        body = {"format": ETAS_FORMAT, "params": params.to_json(), "meta": meta}
-        tmp = self.root / version / (ETAS_FILE + ".tmp")
-        tmp.write_text(json.dumps(body, indent=2, sort_keys=True))
-        tmp.replace(self.root / version / ETAS_FILE)
-
-    def load_etas(self, version: str) -> EtasParams:
-        """An ETAS entry: plain JSON numbers, checked, never code."""
-        path = self.root / version / ETAS_FILE
-        try:
-            body = json.loads(path.read_text())
-            if body.get("format") != ETAS_FORMAT:
-                raise ValueError(f"not a seismowatch ETAS entry ({ETAS_FORMAT})")
-            return EtasParams.from_json(body["params"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelFileError(f"{path}: unusable ETAS entry ({exc})") from exc
-
-    def log(self, decision: dict[str, Any]) -> None:
-        with (self.root / "decisions.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(decision, sort_keys=True) + "\n")
-
-    def decisions(self) -> list[dict[str, Any]]:
-        path = self.root / "decisions.jsonl"
-        if not path.exists():
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
 
-    def next_t(self) -> float | None:
-        value = self._read("schedule.json").get("next_t")
-        return float(value) if value is not None else None
-
-    def set_next_t(self, t: float) -> None:
-        self._write("schedule.json", {"next_t": t})
-
-    def prune(self, kind: Kind = "lstm") -> None:
-        """Delete old versions, keeping the promoted one and the newest :data:`KEEP`."""
-        keep = set(self.versions(kind)[-KEEP:]) | {self.current(kind)}
-        for name in self.versions(kind):
-            if name not in keep:
-                for f in (self.root / name).iterdir():
-                    f.unlink()
-                (self.root / name).rmdir()

@@ -8,7 +8,7 @@ up by the Gutenberg-Richter law: if events >= E_L arrive as a Poisson count
 with mean Lambda_L, events >= E_T arrive with mean
 ``Lambda_L 10^(-b_E (log10 E_T - log10 E_L))``, b_E = b / 1.5 (log10 E = 1.5 M + 4.8).
 
-The b-value is the ETAS fit's, or the zone's first events' before a fit,
+The b-value is the ETAS fit's, or the scope's first events' before a fit,
 shrunk towards b = 1 with the weight of :data:`PRIOR_EVENTS` events, so a
 noisy estimate cannot swing a probability by orders of magnitude, and held
 between refits, so it cannot reorder a zone's risks over time.
@@ -34,21 +34,6 @@ def log_tail(from_log_e: float, to_log_e: float, b_value: float) -> float:
     True
     """
     return -max(to_log_e - from_log_e, 0.0) * (b_value / MAG_PER_LOG_E) * math.log(10)
-
-
-def lift(p_learning: float, learning_log_e: float, target_log_e: float, b_value: float) -> float:
-    """P(>= 1 target in the horizon) from P(>= 1 learning-target event), by Gutenberg-Richter.
-
-    >>> round(lift(0.2, 2.0, 4.0, 1.0), 4)        # two decades up at b = 1: ~21 x rarer
-    0.0103
-    >>> lift(0.2, 4.0, 4.0, 1.0)
-    0.2
-    """
-    if target_log_e <= learning_log_e:
-        return p_learning
-    p = min(max(p_learning, 0.0), 1 - 1e-15)
-    count = -math.log1p(-p)
-    return -math.expm1(-count * math.exp(log_tail(learning_log_e, target_log_e, b_value)))
 
 
 def shrunk_b_of(b: float, n: int) -> float:

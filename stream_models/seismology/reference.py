@@ -39,7 +39,7 @@ class Reference:
         above = arr[arr >= mc - 1e-9]
         span = t_last - t_first
         return cls(mc, shrunk_b(aki_utsu(above, mc=mc)), 0.5 * above.size / span if span > 0
-                   else 0.0)  # fmt: skip
+                   else 0.0)
 
 
 def learning_target(ref: Reference, horizon_s: float, target_energy_j: float) -> float:

@@ -60,7 +60,7 @@ class Timeline:
 
 
 def molchan(line: Timeline, score: np.ndarray, horizon_s: float, target_energy_j: float
-            ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Molchan curve: (tau, nu) at every distinct score as threshold, from (0, 1) to (1, 0)."""
     duration, standing, total = line.coverage(horizon_s)
     targets = np.flatnonzero(line.energy_j >= target_energy_j)
@@ -103,7 +103,7 @@ def brier_skill(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def reliability(y: np.ndarray, p: np.ndarray, edges: Sequence[float] | None = None
-                ) -> list[dict[str, float]]:  # fmt: skip
+                ) -> list[dict[str, float]]:
     """Calibration table: forecasts binned by probability (decades, rare events crowd near 0),
     with the mean forecast and the observed frequency in each bin."""
     y, p = np.asarray(y, float), np.asarray(p, float)
@@ -114,5 +114,5 @@ def reliability(y: np.ndarray, p: np.ndarray, edges: Sequence[float] | None = No
         if inside.any():
             rows.append({"from": lo, "to": hi, "forecasts": int(inside.sum()),
                          "mean_forecast": float(p[inside].mean()),
-                         "observed": float(y[inside].mean())})  # fmt: skip
+                         "observed": float(y[inside].mean())})
     return rows

@@ -56,7 +56,7 @@ def test_invalid_values_are_refused(tmp_path: Path) -> None:
         ('[[zones]]\nname = "a"\n[[zones]]\nnmae = "b"\n', 4, "zones[1].nmae", "zones[1].name"),
         ("[alert]\nhorizon_h = 8\n", 1, "alert", "alerts"),
     ],
-)  # fmt: skip
+)
 def test_an_unknown_key_in_the_toml_file_is_refused_with_its_line_and_closest_name(
     tmp_path: Path, toml: str, line: int, key: str, hint: str
 ) -> None:
@@ -118,9 +118,9 @@ def test_reading_settings_and_the_cli_load_no_model_library() -> None:
 
     code = ("import sys, config.settings, daemon.cli; "
             "print(sorted(m for m in ('torch', 'river', 'scipy', 'sklearn', 'faust') "
-            "if m in sys.modules))")  # fmt: skip
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)  # fmt: skip
+                         check=True)
     assert out.stdout.strip() == "[]", out.stdout
 
 
@@ -132,7 +132,7 @@ def test_a_child_process_environment_rebuilds_the_same_settings(
     from config.settings import child_env
 
     s = load_settings(_toml(tmp_path), **{"input.max_energy_j": 1e9,
-                                          "input.earliest": "2001-02-03"})  # fmt: skip
+                                          "input.earliest": "2001-02-03"})
     for name, value in child_env(s).items():
         monkeypatch.setenv(name, value)
     assert load_settings() == s

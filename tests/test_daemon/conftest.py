@@ -26,4 +26,4 @@ def mine_events(mine_file: Path) -> list[Event]:
     return read_events(
         mine_file, "gits", {}, timezone=s.gits_timezone, zone_of=s.zone_of,
         default_zone=s.default_zone,
-    ).events  # fmt: skip
+    ).events

@@ -9,8 +9,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from kafka import KafkaProducer
 
-from daemon.compat import is_embedded_cluster, log_end_offsets
-from replay.broker import EmbeddedBroker
+from daemon.kafka.broker import EmbeddedBroker
+from daemon.kafka.compat import is_embedded_cluster, log_end_offsets
 
 pytestmark = pytest.mark.integration
 

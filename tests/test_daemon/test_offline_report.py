@@ -13,9 +13,11 @@ import pytest
 from daemon.offline.report import BACKTEST, EXPLORATION
 from tests.fixtures import REPO, cli, synth_file
 
+pytestmark = pytest.mark.slow  # renders reports in headless Chromium
+
 EATON = REPO / "examples" / "data" / "toc2me_eaton2018.csv"
 EATON_MAP = ("--map", "x=Easting (m)", "--map", "y=Northing (m)", "--map", "z=TVD (m)",
-             "--map", "magnitude=MW", "--map", "event_id=EventID")  # fmt: skip
+             "--map", "magnitude=MW", "--map", "event_id=EventID")
 
 
 def _chromium() -> str:
@@ -33,7 +35,7 @@ def rendered_status(html: Path) -> tuple[int, int, str]:
         [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu",
          "--virtual-time-budget=20000", "--dump-dom", html.resolve().as_uri()],
         capture_output=True, text=True, timeout=180, check=True,
-    ).stdout  # fmt: skip
+    ).stdout
     m = re.search(r'<div id="report-status" data-figures="(\d+)" data-errors="(\d+)">([^<]*)', dom)
     assert m, "the report's status script did not run"
     return int(m[1]), int(m[2]), m[3]
@@ -49,7 +51,7 @@ def test_backtest_report_has_every_figure_and_renders(tmp_path: Path) -> None:
     data = synth_file(tmp_path / "m.parquet", days=60)
     out = tmp_path / "backtest.html"
     r = cli("backtest", str(data), "--report", str(out), "--thresholds", "0.2,0.3",
-            env={"SEISMOWATCH_STATE_DIR": str(tmp_path / "state")})  # fmt: skip
+            env={"SEISMOWATCH_STATE_DIR": str(tmp_path / "state")})
     assert r.returncode == 0, r.stdout + r.stderr
     _offline(out)
     text = out.read_text()
@@ -63,7 +65,7 @@ def test_backtest_report_has_every_figure_and_renders(tmp_path: Path) -> None:
 def test_exploration_report_of_the_real_catalog(tmp_path: Path) -> None:
     out = tmp_path / "eaton.html"
     r = cli("report", str(EATON), "--format", "catalog", *EATON_MAP, "--out", str(out),
-            env={"SEISMOWATCH_STATE_DIR": str(tmp_path / "state")})  # fmt: skip
+            env={"SEISMOWATCH_STATE_DIR": str(tmp_path / "state")})
     assert r.returncode == 0, r.stdout + r.stderr
     _offline(out)
     figures, errors, messages = rendered_status(out)

@@ -11,8 +11,8 @@ import pytest
 from kafka import KafkaProducer
 
 from daemon.demo import scrape, total
-from replay.broker import EmbeddedBroker
-from stream_models.wire import Event
+from daemon.kafka.broker import EmbeddedBroker
+from stream_models.wire import Event, loads
 from tests.fixtures import (
     SERIAL_LSTM_ENV,
     cli,
@@ -29,21 +29,21 @@ from tests.test_daemon.reference import by_event, expected_records
 pytestmark = pytest.mark.integration
 
 NAMED_STEMS = ("events_processed_total", "alerts_total", "risk_probability", "hazard_state",
-               "processing_latency_seconds")  # fmt: skip
+               "processing_latency_seconds")
 
 
 def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
     broker: EmbeddedBroker, topic_env: dict[str, str], mine_file: Path,
     mine_events: list[Event], tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     env = worker_env(topic_env, broker.bootstrap, **SERIAL_LSTM_ENV)
     n = len(mine_events)
     worker = start_worker(env, tmp_path / "worker.log", MINE_TOML)
     try:
         url = metrics_url(env)
         wait_until(lambda: scrape(url), 60, "the metrics endpoint")
-        # after the worker made the topics (one partition): sending first would auto-create
-        # the events topic with the broker's default partition count
+        # after the worker made the topics: sending first would auto-create the events
+        # topic with the broker's default partition count
         producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
         producer.send(
             env["SEISMOWATCH_TOPICS__EVENTS"], key=b"lava-1", value=b'{"not": "an event"}'
@@ -64,22 +64,23 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
         stop(worker)
     assert worker.returncode == 0, (tmp_path / "worker.log").read_text()[-3000:]
 
-    # one code path: the worker's records are exactly what ZoneMonitor computes in-process,
-    # in each event's zone and in the mine-wide scope, features included
-    want_risk = expected_records(mine_events, MINE_TOML, env, tmp_path / "reference")
+    # one code path: the worker's records are exactly what the orchestrator computes
+    # in-process, in each event's zone and in the mine-wide scope, over three partitions,
+    # features and every scope's own ETAS fit and LSTM fine-tuning included
+    want_risk = expected_records(mine_events, MINE_TOML, env)
     got_risk = by_event(risk)
     assert set(got_risk) == set(want_risk) and len(risk) == 2 * n
     assert {zone for _, zone in got_risk} >= {"lava-1", "lava-2", "mine-wide"}
     differ = [(recs, want_risk[k]) for k, recs in got_risk.items() if recs != [want_risk[k]]]
     assert not differ, f"{len(differ)} risk records differ, first: {differ[:1]}"
     assert all(r["features"]["count_7d"] >= 1 for [r] in got_risk.values())
-    # ... LSTM included: retrained in-line at the same events, the same versions promoted
-    versions = [r["lstm_version"] for r in want_risk.values()]
-    assert any(versions), "no LSTM version was promoted within the replay"
+    # ... the scopes' own models included: refitted in-line at the same events
+    assert any(r["etas_version"] != "generic" for r in want_risk.values()), "no ETAS fit"
+    assert {r["lstm_version"] for r in want_risk.values()} - {None}  # the base from the start
 
     # a backtest of the same file gives the same per-event scores, through the command
     bt = cli("backtest", str(mine_file), "--config", str(MINE_TOML), "--scores",
-             str(tmp_path / "scores.parquet"), env=env)  # fmt: skip
+             str(tmp_path / "scores.parquet"), env=env)
     assert bt.returncode == 0, bt.stdout + bt.stderr
     scores = pd.read_parquet(tmp_path / "scores.parquet").set_index("event_id")
     for (eid, zone), [rec] in got_risk.items():
@@ -90,6 +91,9 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
             assert (value is None and math.isnan(row[name])) or value == row[name], (eid, name)
         assert rec["hazard_state"] == row["hazard_state"]
 
+    # every record on the topics parses as strict JSON (no NaN), and so does the alert log
+    for _, value in [*risk, *alerts, *rejected]:
+        loads(value)
     # alerts: present, unique ids, each a valid record, all in the local alert log too
     records = [json.loads(v) for _, v in alerts]
     ids = [r["alert_id"] for r in records]
@@ -102,7 +106,7 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
         if r["kind"] == "raise":
             assert r["top_features"] and r["state"] in ("c", "d")
     log_ids = [
-        json.loads(line)["alert_id"]
+        loads(line)["alert_id"]
         for line in (Path(env["SEISMOWATCH_STATE_DIR"]) / "alerts.jsonl").read_text().splitlines()
     ]
     assert sorted(log_ids) == sorted(ids)

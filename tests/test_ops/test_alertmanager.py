@@ -8,6 +8,8 @@ import pytest
 
 from tests.test_ops.conftest import CONFIG, load_yaml, rules, tool
 
+pytestmark = pytest.mark.slow  # runs amtool
+
 AM_CONFIG = CONFIG / "alertmanager" / "alertmanager.yml"
 
 

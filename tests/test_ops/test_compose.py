@@ -15,6 +15,8 @@ import yaml
 from tests.fixtures import REPO
 from tests.test_ops.conftest import CONFIG, load_yaml, tool
 
+pytestmark = pytest.mark.slow  # runs docker-compose
+
 ENV = {**os.environ, "GRAFANA_ADMIN_PASSWORD": "test-only"}
 ONE_SHOT = {"topics", "replay"}
 
@@ -41,7 +43,7 @@ def _compose(*args: str, env: dict[str, str] = ENV) -> subprocess.CompletedProce
         [tool("docker-compose"), "--project-directory", str(REPO), "-f",
          str(REPO / "docker-compose.yml"), "--profile", "replay", *args],
         capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ def services() -> dict[str, Any]:
 def test_the_stack_has_every_service(services: dict[str, Any]) -> None:
     assert set(services) == {
         "kafka", "topics", "worker", "replay", "prometheus", "alertmanager", "grafana"
-    }  # fmt: skip
+    }
 
 
 def test_every_service_has_a_healthcheck_and_jobs_gate_their_dependents(
@@ -86,7 +88,7 @@ def test_workers_scale_and_prometheus_finds_every_replica(services: dict[str, An
     sources = load_yaml(CONFIG / "grafana" / "provisioning" / "datasources" / "prometheus.yml")
     assert {d["url"] for d in sources["datasources"]} == {
         "http://prometheus:9090", "http://alertmanager:9093"
-    }  # fmt: skip
+    }
 
 
 def test_published_ports_are_loopback_only_and_mounted_files_exist(
@@ -113,5 +115,5 @@ def test_the_image_is_non_root_with_cpu_torch_and_a_healthcheck() -> None:
     assert users and users[-1] not in {"root", "0"}
     assert "HEALTHCHECK" in text and "download.pytorch.org/whl/cpu" in text
     pin = next(d for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
-        "dependencies"] if d.startswith("torch"))  # fmt: skip
+        "dependencies"] if d.startswith("torch"))
     assert f"{pin.replace(' ', '')}" in text.replace(" ", "")

@@ -34,7 +34,7 @@ def test_panels_do_not_overlap_and_fit_the_grid() -> None:
             g = panel["gridPos"]
             assert g["x"] >= 0 and g["x"] + g["w"] <= 24, (name, panel["title"])
             mine = {(x, y) for x in range(g["x"], g["x"] + g["w"])
-                    for y in range(g["y"], g["y"] + g["h"])}  # fmt: skip
+                    for y in range(g["y"], g["y"] + g["h"])}
             assert not cells & mine, (name, panel["title"])
             cells |= mine
 

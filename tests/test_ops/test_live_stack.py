@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 DASHBOARDS = sorted((CONFIG / "grafana" / "dashboards").glob("*.json"))
 # Grafana's variables, as a user who picked "All" sees them
 GRAFANA_VARS = {"$__rate_interval": "1m", "$__range": "10m", "$__interval": "15s",
-                "$zone": ".*", "$window": ".*"}  # fmt: skip
+                "$zone": ".*", "$window": ".*"}
 # 90 days of the synthetic mine, with thresholds low enough that zones reach state d
 DEMO_ENV = {
     "SEISMOWATCH_EMBEDDED_PORT": "0",
@@ -115,7 +115,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             alertmanager_bin, f"--config.file={tmp / 'alertmanager.yml'}",
             f"--storage.path={tmp / 'am-data'}", f"--web.listen-address={am}",
             "--cluster.listen-address=",
-        ], tmp / "alertmanager.log"))  # fmt: skip
+        ], tmp / "alertmanager.log"))
         wait_until(lambda: _ready(f"http://{am}/-/ready"), 30, "Alertmanager")
 
         # Prometheus with the shipped rules, scraping the demo's worker every second
@@ -129,20 +129,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         prom_config["scrape_configs"] = [{
             "job_name": "seismowatch",
             "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}],
-        }]  # fmt: skip
+        }]
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_config))
         prom = f"127.0.0.1:{free_port()}"
         procs.append(_spawn([
             prometheus_bin, f"--config.file={tmp / 'prometheus.yml'}",
             f"--storage.tsdb.path={tmp / 'prom-data'}", f"--web.listen-address={prom}",
             "--rules.alert.resend-delay=1s",
-        ], tmp / "prometheus.log"))  # fmt: skip
+        ], tmp / "prometheus.log"))
         wait_until(lambda: _ready(f"http://{prom}/-/ready"), 30, "Prometheus")
 
         demo = cli_popen(
             "demo", "--days", "90", "--hold", "--metrics-port", str(metrics_port),
             "--dir", str(tmp / "demo"), env=DEMO_ENV,
-        )  # fmt: skip
+        )
         procs.append(demo)
         output: list[str] = []
 
@@ -154,7 +154,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_until(
             lambda: any("holding" in line for line in output) or demo.poll() is not None,
             300, "the demo to finish its replay",
-        )  # fmt: skip
+        )
         assert demo.poll() is None, "".join(output)[-4000:]
         yield Stack(f"http://{prom}", f"http://{am}", hook, output)
     finally:

@@ -8,6 +8,8 @@ import pytest
 
 from tests.test_ops.conftest import CONFIG, PROMTOOL_TESTS, RULES, load_yaml, rules, tool
 
+pytestmark = pytest.mark.slow  # runs promtool
+
 
 def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([tool("promtool"), *args], capture_output=True, text=True, timeout=120)

@@ -12,8 +12,10 @@ import pytest
 
 from config.settings import Settings, load_settings
 from daemon.app import broker_credentials
-from replay.broker import EmbeddedBroker, aio_client_config, client_config, free_port
+from daemon.kafka.broker import EmbeddedBroker, aio_client_config, client_config, free_port
 from tests.fixtures import cli
+
+pytestmark = pytest.mark.slow  # makes certificates with openssl and starts workers
 
 SECRET = "pa55-w0rd-never-logged"
 
@@ -27,10 +29,10 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
          "-subj", "/CN=kafka.mine.local", "-keyout", str(d / "key.pem"),
          "-out", str(d / "cert.pem")],
         check=True, capture_output=True,
-    )  # fmt: skip
+    )
     (d / "password").write_text(SECRET + "\n")
     return {"ca": d / "cert.pem", "cert": d / "cert.pem", "key": d / "key.pem",
-            "password": d / "password"}  # fmt: skip
+            "password": d / "password"}
 
 
 def _secured(files: dict[str, Path]) -> Settings:
@@ -43,7 +45,7 @@ def _secured(files: dict[str, Path]) -> Settings:
         "kafka.ssl_cafile": str(files["ca"]),
         "kafka.ssl_certfile": str(files["cert"]),
         "kafka.ssl_keyfile": str(files["key"]),
-    })  # fmt: skip
+    })
 
 
 def test_tls_and_scram_reach_kafka_python_aiokafka_and_faust(tls_files: dict[str, Path]) -> None:
@@ -90,7 +92,7 @@ def test_secrets_from_files_are_read_checked_and_masked(tls_files: dict[str, Pat
         load_settings(**{"kafka.sasl_password_file": str(missing)})
     with pytest.raises(ValueError, match="both set and differ"):
         load_settings(**{"kafka.sasl_password": "other",
-                         "kafka.sasl_password_file": str(tls_files["password"])})  # fmt: skip
+                         "kafka.sasl_password_file": str(tls_files["password"])})
 
 
 def test_a_failing_worker_never_prints_the_password(tls_files: dict[str, Path]) -> None:
@@ -136,7 +138,7 @@ def test_topics_job_creates_the_configured_topics(
     assert result.returncode == 0, result.stdout + result.stderr
     for name in (v for k, v in topic_env.items() if k.startswith("SEISMOWATCH_TOPICS__")):
         assert any(name in line and line.rstrip(" │").endswith("4") for line in
-                   result.stdout.splitlines()), (name, result.stdout)  # fmt: skip
+                   result.stdout.splitlines()), (name, result.stdout)
     again = cli("topics", "--bootstrap", broker.bootstrap, env=env, timeout=120)
     assert again.returncode == 0  # a second run (a restarted job) changes nothing
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import load_settings
-from replay.broker import free_port
+from daemon.kafka.broker import free_port
 from replay.checkpoint import Checkpoint
 from replay.exceptions import BrokerError
 from replay.stream import Item, KafkaSink, iter_replay

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from config.settings import load_settings
-from replay.broker import EmbeddedBroker, ensure_topics, free_port
+from daemon.kafka.broker import EmbeddedBroker, ensure_topics, free_port
 from replay.gits_export import to_gits_layout
 from replay.read import read_events
 from stream_models.wire import Event

@@ -44,7 +44,7 @@ def test_every_line_ending_and_a_stray_cr_inside_a_row_read_the_same_events(
     want = _ids(_write(tmp_path, text))
     assert len(want) == n
     for name, variant in {"crlf": text.replace("\n", "\r\n"), "cr": text.replace("\n", "\r"),
-                          "stray": text.replace(";", ";\r", 3)}.items():  # fmt: skip
+                          "stray": text.replace(";", ";\r", 3)}.items():
         assert _ids(_write(tmp_path, variant, f"{name}.csv")) == want, name
 
 
@@ -124,7 +124,7 @@ def test_impossible_replay_options_are_one_line_errors_naming_the_option(
     tmp_path: Path, export: tuple[str, int], args: tuple[str, ...], option: str
 ) -> None:
     res = cli("replay", str(_write(tmp_path, export[0])), "--max", *args,
-              env={"SEISMOWATCH_STATE_DIR": str(tmp_path / "s")})  # fmt: skip
+              env={"SEISMOWATCH_STATE_DIR": str(tmp_path / "s")})
     assert res.returncode == 2, res.stderr
     assert res.stderr.startswith(f"error: {option}:") and res.stderr.count("\n") == 1
     assert "Traceback" not in res.stderr
@@ -135,12 +135,12 @@ def test_impossible_replay_options_are_one_line_errors_naming_the_option(
     [(("--horizon", "inf"), "--horizon"), (("--horizon", "-2h"), "--horizon"),
      (("--target-energy", "inf"), "--target-energy"),
      (("--target-energy", "-5"), "--target-energy")],
-)  # fmt: skip
+)
 def test_impossible_backtest_options_are_one_line_errors_naming_the_option(
     tmp_path: Path, export: tuple[str, int], args: tuple[str, ...], option: str
 ) -> None:
     res = cli("backtest", str(_write(tmp_path, export[0])), *args,
-              env={"SEISMOWATCH_STATE_DIR": str(tmp_path / "s")})  # fmt: skip
+              env={"SEISMOWATCH_STATE_DIR": str(tmp_path / "s")})
     assert res.returncode == 2, res.stderr
     assert res.stderr.startswith(f"error: {option}") and res.stderr.count("\n") == 1
 
@@ -152,7 +152,7 @@ _CELL = _TEXT | st.sampled_from(['"', "\r", ";", "1e308", "x" * 5000, ""])
 
 
 @settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     ending=st.sampled_from(["\n", "\r\n", "\r"]),
     sep=st.sampled_from([";", ",", "\t"]),
@@ -164,7 +164,7 @@ _CELL = _TEXT | st.sampled_from(['"', "\r", ";", "1e308", "x" * 5000, ""])
 def test_fuzzed_exports_are_read_row_by_row_or_refused_in_one_line(
     tmp_path: Path, export: tuple[str, int], ending: str, sep: str, quote: bool,
     encoding: str, junk: list[tuple[int, int, str]], cut: list[tuple[int, int]],
-) -> None:  # fmt: skip
+) -> None:
     """Random endings, separators, quoting, encodings, cell contents and ragged rows: every
     data row becomes an event or a reject, and nothing raises but a one-line file error."""
     from replay.exceptions import UnreadableFileError

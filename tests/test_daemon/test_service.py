@@ -1,0 +1,471 @@
+"""The worker's event handler without Kafka: skip, gap replay, snapshot-then-ack, dead letters,
+restores from any prefix of the changelog, the faults a restore or a re-read can meet (each
+injected for real), and retraining in a thread or in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from config.settings import load_settings
+from daemon.metrics import WorkerMetrics
+from daemon.service import ScoringService
+from daemon.state_table import TableStore
+from stream_models.wire import Event, utc_text
+from tests.fixtures import etas_events
+from tests.test_daemon.conftest import MINE_TOML
+
+EVENTS, MINE = "gits.events", "gits.events.mine"
+
+
+class Outputs:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+        self.flushes = 0
+
+    async def send(self, topic: str, key: bytes, value: bytes,
+                   headers: list[tuple[str, bytes]] | None = None) -> None:
+        self.sent.append((topic, key, value))
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+
+class Tables:
+    """The changelog table as a dict of bytes, through the worker's own codecs; ``log`` keeps
+    every write in order, as the changelog topic would."""
+
+    def __init__(self) -> None:
+        self.state: dict[bytes, bytes] = _Logged(self)
+        self.log: list[tuple[bytes, bytes | None]] = []
+
+    def prefix(self, n: int) -> Tables:
+        """The table a recovery that read only the first ``n`` changelog records restores."""
+        out = Tables()
+        for key, value in self.log[:n]:
+            if value is None:
+                dict.pop(out.state, key, None)
+            else:
+                dict.__setitem__(out.state, key, value)
+        return out
+
+
+class _Logged(dict):  # type: ignore[type-arg]
+    def __init__(self, tables: Tables) -> None:
+        super().__init__()
+        self.tables = tables
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.tables.log.append((key, value))
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: bytes) -> None:
+        self.tables.log.append((key, None))
+        super().__delitem__(key)
+
+
+def _service(tmp_path: Path, tables: Tables, wire: list[bytes], fetched: list[int] | None = None,
+             short: int = 0, executor: Any = None, **overrides: Any
+             ) -> tuple[ScoringService, Outputs, list]:  # type: ignore[type-arg]
+    settings = load_settings(MINE_TOML, state_dir=tmp_path,
+                             **{"worker.snapshot_every": 10, "lstm.enabled": False,
+                                "etas.enabled": False, **overrides})
+    outputs, paused = Outputs(), []
+    reads = {"n": 0}
+
+    async def fetch_range(topic: str, partition: int, start: int, end: int) -> list:  # type: ignore[type-arg]
+        reads["n"] += 1
+        if fetched is not None:
+            fetched.extend(range(start, end))
+        got = [(o, wire[o], None) for o in range(start, end)]
+        return got[: len(got) - short] if reads["n"] <= 2 or short > 1 else got
+
+    svc = ScoringService(settings, outputs, TableStore(tables.state),
+                         WorkerMetrics(CollectorRegistry()), fetch_range,
+                         lambda t, p: paused.append((t, p)), executor)
+    return svc, outputs, paused
+
+
+async def _noack() -> None:
+    return None
+
+
+def _risk(outputs: Outputs, zone: str | None = None) -> list[str]:
+    recs = [json.loads(v) for t, _, v in outputs.sent if t == "gits.risk"]
+    return [r["event_id"] for r in recs if zone is None or r["zone"] == zone]
+
+
+def _sample(svc: ScoringService, name: str, labels: dict[str, str]) -> float | None:
+    return svc.metrics.registry.get_sample_value(name, labels)
+
+
+def test_restart_skips_applied_offsets_and_reads_undelivered_ones_back(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    events = [e for e in mine_events if e.zone == "lava-1"][:60]
+    wire = [e.to_wire() for e in events]
+    tables, fetched, acked = Tables(), [], []
+
+    async def ack(offset: int) -> None:
+        acked.append(offset)
+
+    async def run() -> tuple[list[str], list[str]]:
+        first, out1, _ = _service(tmp_path, tables, wire, fetched)
+        for off in range(25):  # snapshots at 10 and 20 events; 20..24 not stored
+            await first.handle(wire[off], EVENTS, 0, off, None, lambda o=off: ack(o))
+        second, out2, _ = _service(tmp_path, tables, wire, fetched)
+        # the consumer redelivers 15..17 (already stored) and then jumps to 30
+        for off in (15, 16, 17, *range(30, 60)):
+            await second.handle(wire[off], EVENTS, 0, off, None, lambda o=off: ack(o))
+        return _risk(out1, "lava-1"), _risk(out2, "lava-1")
+
+    before, after = asyncio.run(run())
+    assert acked[:20] == list(range(20))  # acked only after a snapshot covered them
+    assert fetched == list(range(20, 30))  # the gap after the stored state, read back
+    assert after == [e.event_id for e in events[20:60]]  # 15..17 skipped, nothing missing
+    assert before == [e.event_id for e in events[:25]]
+
+
+def test_the_mine_topic_is_scored_in_the_mine_wide_scope_once(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    """The replay writes every event to the mine topic too; a second copy of one (a resent
+    batch) is recognised by the scope and counted, not scored again."""
+    wire = [e.to_wire() for e in mine_events[:40]]
+
+    async def run() -> tuple[Outputs, ScoringService]:
+        svc, out, _ = _service(tmp_path, Tables(), wire)
+        for off, value in enumerate([*wire, wire[5]]):
+            await svc.handle(value, MINE, 0, off, None, _noack)
+        return out, svc
+
+    out, svc = asyncio.run(run())
+    ids = [e.event_id for e in mine_events[:40]]
+    assert _risk(out, "mine-wide") == ids  # every event, once, in the topic's order
+    assert _risk(out) == ids  # the zones are scored from their own topic, not from this one
+    assert _sample(svc, "seismowatch_events_already_applied_total", {"zone": "mine-wide"}) == 1
+
+
+def test_a_malformed_message_is_dead_lettered_and_the_next_event_is_scored(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    wire = [b"\xff not json", mine_events[0].to_wire()]
+
+    async def run() -> Outputs:
+        svc, out, _ = _service(tmp_path, Tables(), wire)
+        for off, value in enumerate(wire):
+            await svc.handle(value, EVENTS, 2, off, None, _noack)
+        return out
+
+    out = asyncio.run(run())
+    dead = [json.loads(v) for t, _, v in out.sent if t == "gits.events.rejected"]
+    assert len(dead) == 1 and dead[0]["file"] == "kafka:gits.events/2" and dead[0]["row"] == 0
+    assert _risk(out, mine_events[0].zone) == [mine_events[0].event_id]
+
+
+def test_an_event_far_behind_its_zone_is_dead_lettered_and_the_zone_goes_on(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    zone = [e for e in mine_events if e.zone == "lava-1"]
+    old, recent = zone[0], [e for e in zone if e.timestamp > zone[0].timestamp + 3 * 86400][:30]
+    again = replace(recent[-1], event_id="fresh-id")  # not late, not applied before
+    wire = [e.to_wire() for e in recent] + [old.to_wire(), again.to_wire()]
+
+    async def run() -> tuple[Outputs, ScoringService]:
+        svc, out, _ = _service(tmp_path, Tables(), wire)
+        for off, value in enumerate(wire):
+            await svc.handle(value, EVENTS, 1, off, None, _noack)
+        return out, svc
+
+    out, svc = asyncio.run(run())
+    dead = [json.loads(v) for t, _, v in out.sent if t == "gits.events.rejected"]
+    assert [(d["row"], d["column"]) for d in dead] == [(len(recent), "time")]
+    assert f"event {old.event_id} at" in dead[0]["reason"]
+    assert "behind scope lava-1's clock" in dead[0]["reason"]
+    assert _risk(out, "lava-1") == [e.event_id for e in recent] + ["fresh-id"]
+    assert _sample(svc, "seismowatch_events_rejected_total", {"reason": "late_event"}) == 1
+
+
+# -- faults at restore and re-read ---------------------------------------------------------
+
+
+def _stored_then_broken(tmp_path: Path, mine_events: list[Event], breaker: Any,
+                        **overrides: Any) -> tuple:  # type: ignore[type-arg]
+    """Store state for 300 events, break something, restart: (svc, outputs, paused, acks)."""
+    events = [e for e in mine_events if e.zone == "lava-1"][:310]
+    wire = [e.to_wire() for e in events]
+    tables, acks = Tables(), []
+
+    async def ack() -> None:
+        acks.append(1)
+
+    async def run() -> tuple:  # type: ignore[type-arg]
+        first, _, _ = _service(tmp_path, tables, wire, **overrides)
+        for off in range(300):
+            await first.handle(wire[off], EVENTS, 0, off, None, _noack)
+        await first.on_revoked()
+        breaker(tables)
+        before = dict(tables.state)  # as broken: the restart must not write over it
+        second, out, paused = _service(tmp_path, tables, wire, **overrides)
+        for off in range(300, 310):
+            await second.handle(wire[off], EVENTS, 0, off, None, ack)
+        await second.tick()
+        return second, out, paused, before
+
+    svc, out, paused, before = asyncio.run(run())
+    return svc, out, paused, acks, before, tables
+
+
+@pytest.mark.parametrize("fault", ["corrupt state", "scope in the manifest missing",
+                                   "history chunk missing"])
+def test_a_failed_restore_stops_the_partition_instead_of_starting_fresh(
+    fault: str, tmp_path: Path, mine_events: list[Event]
+) -> None:
+    def breaker(tables: Tables) -> None:
+        if fault == "corrupt state":
+            tables.state[b"lava-1"] = b"\x78\x9c garbage"
+        elif fault == "scope in the manifest missing":
+            del tables.state[b"lava-1"]
+        else:
+            chunk = next(k for k in tables.state if k.startswith(b"lava-1\x00events"))
+            del tables.state[chunk]
+
+    svc, out, paused, acks, before, tables = _stored_then_broken(
+        tmp_path, mine_events, breaker, **({"etas.enabled": True}
+                                         if fault == "history chunk missing" else {}))
+    assert paused == [(EVENTS, 0)]  # the consumer stops fetching the partition
+    assert _risk(out) == [] and acks == []  # nothing scored, nothing acked: Kafka keeps it
+    assert (EVENTS, 0) in svc.stopped and "lava-1" in svc.stopped[(EVENTS, 0)]
+    assert _sample(svc, "seismowatch_partition_stopped", {"topic": EVENTS, "partition": "0"}) == 1
+    assert dict(tables.state) == before
+
+
+def test_a_changelog_read_short_of_its_end_restores_every_scope_exactly(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    """A recovery that stops anywhere in the changelog (between a scope's record and the
+    next one's, or before the manifest) must still give every event the record an
+    uninterrupted run gives it: each scope resumes from its own stored offset."""
+    start = next(i for i, e in enumerate(mine_events) if e.zone == "lava-2")
+    events = mine_events[start:start + 300]  # both faces active: their records interleave
+    assert {e.zone for e in events} >= {"lava-1", "lava-2"}
+    wire = [e.to_wire() for e in events]
+    tables = Tables()
+
+    async def first() -> list[dict[str, Any]]:
+        svc, out, _ = _service(tmp_path / "ref", tables, wire)
+        for off, value in enumerate(wire):
+            await svc.handle(value, EVENTS, 0, off, None, _noack)
+        await svc.on_revoked()
+        return [json.loads(v) for t, _, v in out.sent if t == "gits.risk"]
+
+    want = {(r["event_id"], r["zone"]): r for r in asyncio.run(first())}
+    # cut points inside the snapshots: after each scope record and before each manifest
+    cuts = [i for i, (k, _) in enumerate(tables.log) if not k.startswith(b"\x00")][3:60:4]
+    assert len(cuts) >= 8
+
+    async def resume(cut: int) -> list[dict[str, Any]]:
+        svc, out, _ = _service(tmp_path / f"cut{cut}", tables.prefix(cut), wire)
+        for off, value in enumerate(wire):  # the consumer resumes from the very start
+            await svc.handle(value, EVENTS, 0, off, None, _noack)
+        assert not svc.stopped
+        return [json.loads(v) for t, _, v in out.sent if t == "gits.risk"]
+
+    for cut in cuts:
+        got = asyncio.run(resume(cut))
+        for r in got:
+            assert r == want[(r["event_id"], r["zone"])], (cut, r["event_id"], r["zone"])
+        scored = {(r["event_id"], r["zone"]) for r in got}
+        last = {k for k in want if k not in scored}
+        assert all(k[0] in {e.event_id for e in events} for k in last)
+
+
+def test_a_short_gap_re_read_is_retried_then_stops_the_partition(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    wire = [e.to_wire() for e in mine_events[:30]]
+
+    async def run(short: int) -> tuple[ScoringService, Outputs, list]:  # type: ignore[type-arg]
+        tables = Tables()
+        first, _, _ = _service(tmp_path / str(short), tables, wire)
+        for off in range(10):
+            await first.handle(wire[off], EVENTS, 0, off, None, _noack)
+        await first.on_revoked()
+        fetched: list[int] = []
+        second, out, paused = _service(tmp_path / str(short), tables, wire, fetched, short=short)
+        await second.handle(wire[20], EVENTS, 0, 20, None, _noack)  # 10..19 undelivered
+        return second, out, paused
+
+    _, out, paused = asyncio.run(run(short=1))  # short twice, complete on the third read
+    assert paused == [] and len(_risk(out)) > 10
+    broken, out, paused = asyncio.run(run(short=2))  # short on every read
+    assert paused == [(EVENTS, 0)] and _risk(out) == []
+    assert "returned 8 of 10 after 4 reads" in broken.stopped[(EVENTS, 0)]
+
+
+def test_a_quiet_zone_closes_its_alert_episode_on_the_clock_alone(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    """lava-1 raises an alert, then falls silent while lava-2 (same partition) goes on: the
+    forecast expires after one horizon and the all-clear follows the cooldown, at fixed times."""
+    a = [e for e in mine_events if e.zone == "lava-1"][:20]
+    quiet_from = a[-1].timestamp
+    b = [e for e in mine_events if e.zone == "lava-2" and e.timestamp > quiet_from][:200]
+    wire = [e.to_wire() for e in a + b]
+    low = {"alerts.thresholds": (0.0001, 0.0002, 0.0003), "alerts.hysteresis": 0.2,
+           "alerts.min_examples": 0, "alerts.min_positives": 0, "alerts.horizon_h": 2.0,
+           "alerts.cooldown_h": 0.5}
+
+    async def run() -> Outputs:
+        svc, out, _ = _service(tmp_path, Tables(), wire, **low)
+        for off, value in enumerate(wire):
+            await svc.handle(value, EVENTS, 0, off, None, _noack)
+        return out
+
+    out = asyncio.run(run())
+    alerts = [json.loads(v) for t, _, v in out.sent if t == "gits.alerts"]
+    lava1 = [r for r in alerts if r["zone"] == "lava-1"]
+    assert lava1[0]["kind"] == "raise"
+    after = [r for r in lava1 if r["time"] > utc_text(quiet_from)]
+    assert [r["kind"] for r in after] == ["all-clear"]  # once, on the clock alone
+    assert after[0]["time"] == utc_text(quiet_from + 2 * 3600 + 0.5 * 3600)
+    assert after[0]["event"] is None  # no lava-1 event brought it
+
+
+def test_an_unknown_zone_flood_is_capped_and_dead_lettered(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    flood = [replace(e, zone=f"typo-{i}") for i, e in enumerate(mine_events[:50])]
+    wire = [e.to_wire() for e in flood]
+
+    async def run() -> tuple[Outputs, ScoringService]:
+        svc, out, _ = _service(tmp_path, Tables(), wire, **{"worker.max_zones": 8})
+        for off, value in enumerate(wire):
+            await svc.handle(value, EVENTS, 0, off, None, _noack)
+        return out, svc
+
+    out, svc = asyncio.run(run())
+    assert len(svc.scopes) <= 8  # the cap (the mine-wide scope would not count)
+    dead = [json.loads(v) for t, _, v in out.sent if t == "gits.events.rejected"]
+    assert dead and all(d["column"] == "zone" and "worker.max_zones" in d["reason"] for d in dead)
+    assert len(dead) + len(_risk(out)) == len(flood)
+    assert _sample(svc, "seismowatch_events_rejected_total", {"reason": "zone_limit"}) == len(dead)
+
+
+def test_an_alert_sent_before_a_crash_is_not_sent_again(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    a = [e for e in mine_events if e.zone == "lava-1"][:15]
+    wire = [e.to_wire() for e in a]
+    low = {"alerts.thresholds": (0.0001, 0.0002, 0.0003), "alerts.hysteresis": 0.2,
+           "alerts.min_examples": 0,
+           "alerts.min_positives": 0, "worker.snapshot_every": 1000}
+    tables = Tables()
+
+    async def run() -> tuple[Outputs, Outputs]:
+        first, out1, _ = _service(tmp_path, tables, wire, **low)
+        for off in range(5):  # alerts go out; no snapshot before the "crash"
+            await first.handle(wire[off], EVENTS, 0, off, None, _noack)
+        second, out2, _ = _service(tmp_path, tables, wire, **low)
+        for off in range(15):  # everything redelivered from the start
+            await second.handle(wire[off], EVENTS, 0, off, None, _noack)
+        return out1, out2
+
+    out1, out2 = asyncio.run(run())
+    first_ids = [json.loads(v)["alert_id"] for t, _, v in out1.sent if t == "gits.alerts"]
+    again = [json.loads(v)["alert_id"] for t, _, v in out2.sent if t == "gits.alerts"]
+    assert first_ids and not set(first_ids) & set(again)
+
+
+def test_a_blocking_retraining_runs_off_the_event_loop_and_scores_the_next_event(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    """A due ETAS refit runs in a thread (the loop keeps heartbeating the group) and its fit
+    scores the scope's very next event."""
+    from stream_models.retraining import jobs
+
+    wire = [e.to_wire() for e in etas_events()[:600]]
+    ran_on: list[str] = []
+    real = jobs.run_job
+
+    def spy(job: Any) -> Any:
+        ran_on.append(threading.current_thread().name)
+        return real(job)
+
+    async def run() -> list[dict[str, Any]]:
+        import daemon.service as service
+
+        service.run_job = spy  # type: ignore[attr-defined]
+        try:
+            svc, out, _ = _service(tmp_path, Tables(), wire, **{"etas.enabled": True,
+                                                                "lstm.blocking": True})
+            for off, value in enumerate(wire):
+                await svc.handle(value, EVENTS, 0, off, None, _noack)
+        finally:
+            service.run_job = real  # type: ignore[attr-defined]
+        return [json.loads(v) for t, _, v in out.sent if t == "gits.risk"]
+
+    risk = [r for r in asyncio.run(run()) if r["zone"] == "lava-1"]
+    assert ran_on and threading.main_thread().name not in ran_on
+    versions = [r["etas_version"] for r in risk]
+    promoted = next(i for i, v in enumerate(versions) if v != "generic")
+    assert versions[promoted].startswith("etas-") and promoted > 50
+    assert risk[promoted]["own_fit"]["etas"] and not risk[promoted - 1]["own_fit"]["etas"]
+
+
+def test_a_background_retraining_lets_events_flow_then_takes_over(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    """Background retraining: the job waits in an executor while events are scored by the
+    law scoring now; its fit takes over at the scope's first event after it finished."""
+    from concurrent.futures import Future
+
+    wire = [e.to_wire() for e in etas_events()[:600]]
+
+    class Held:
+        """An executor whose job runs only when released."""
+
+        def __init__(self) -> None:
+            self.jobs: list[tuple[Future[Any], Any, Any]] = []
+
+        def submit(self, fn: Any, job: Any) -> Future[Any]:
+            fut: Future[Any] = Future()
+            self.jobs.append((fut, fn, job))
+            return fut
+
+        def release(self) -> None:
+            for fut, fn, job in self.jobs:
+                fut.set_result(fn(job))
+
+        def shutdown(self, **kwargs: Any) -> None:
+            pass
+
+    held = Held()
+
+    async def run() -> list[dict[str, Any]]:
+        svc, out, _ = _service(tmp_path, Tables(), wire, executor=held,
+                               **{"etas.enabled": True})
+        for off, value in enumerate(wire[:400]):
+            await svc.handle(value, EVENTS, 0, off, None, _noack)
+            if held.jobs:
+                break
+        assert held.jobs  # handed out, still running
+        for off2 in range(off + 1, off + 200):
+            await svc.handle(wire[off2], EVENTS, 0, off2, None, _noack)
+        held.release()
+        for off3 in range(off2 + 1, len(wire)):
+            await svc.handle(wire[off3], EVENTS, 0, off3, None, _noack)
+        risk = [json.loads(v) for t, _, v in out.sent if t == "gits.risk"]
+        return risk, off2 + 1, svc.orch.decisions
+
+    risk, released_at, decisions = asyncio.run(run())
+    assert decisions[0].promoted, decisions[0].reason  # the sequence is unlike the generic law
+    assert {r["etas_version"] for r in risk[:released_at]} == {"generic"}  # scoring went on
+    assert risk[released_at]["etas_version"] == decisions[0].version  # next event after it
