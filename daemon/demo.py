@@ -107,11 +107,15 @@ def wait_for_endpoint(url: str, proc: Any, timeout_s: float = _WORKER_READY_TIME
 
 
 def demo_settings(settings: Settings, base_dir: Path, metrics_port: int | None) -> Settings:
-    """The demo's own state directory (wiped each run); another metrics port if it is taken."""
+    """The demo's own state directory (wiped each run); another metrics port if it is taken;
+    retraining in-line, so every run of the demo raises the same alerts (a background job
+    would take over at an event that depends on the host's speed)."""
     port = metrics_port if metrics_port is not None else settings.metrics_port
     if port == 0 or port_open(settings.metrics_host, port):
         port = free_port(settings.metrics_host)
-    return settings.model_copy(update={"state_dir": base_dir / "state", "metrics_port": port})
+    lstm = settings.lstm.model_copy(update={"blocking": True})
+    return settings.model_copy(update={"state_dir": base_dir / "state", "metrics_port": port,
+                                       "lstm": lstm})
 
 
 def run_replay(

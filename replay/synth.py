@@ -430,3 +430,17 @@ def describe(params: SynthParams) -> dict[str, object]:
     out["start"] = params.start.isoformat()
     out["panels"] = [asdict(p) for p in params.panels]
     return out
+
+
+PRETRAINING_SEEDS = range(1001, 1025)  # never the documented evaluation years (7, 101-120)
+_PRETRAINING_RATES = (2.0, 5.0, 10.0, 20.0)  # ordinary events per panel and day, by seed
+_PRETRAINING_B = (0.8, 1.0, 1.2)
+
+
+def pretraining_params(seeds: range = PRETRAINING_SEEDS) -> list[SynthParams]:
+    """The years the shipped base LSTM learns from: a random calendar of large events under
+    each seed, its rate and b-value spread."""
+    return [replace(SynthParams(days=365, seed=seed), large_events="random",
+                    background_per_day=_PRETRAINING_RATES[i % len(_PRETRAINING_RATES)],
+                    b_value=_PRETRAINING_B[i % len(_PRETRAINING_B)])
+            for i, seed in enumerate(seeds)]

@@ -188,7 +188,7 @@ def etas_events(zone: str = "lava-1", days: float = 60.0, seed: int = 4,
     from datetime import UTC, datetime, timedelta
 
     from stream_models.seismology.etas import generic_law
-    from stream_models.seismology.etas_fit import simulate_etas
+    from stream_models.seismology.simulate import simulate_etas
     from stream_models.wire import Event
 
     t, log_e = simulate_etas(mu=3e-4, k=generic_law(1.0).k * 0.3, alpha=1.6, c_s=300.0, p=1.5,

@@ -79,14 +79,15 @@ def scores_table(roc_auc: dict[tuple[str, str], float],
                  own_fit: dict[tuple[str, str], float] | None = None) -> Table:
     """Models and baselines side by side: progressive ROC-AUC, one column per zone, and the
     share of events each scored with a fit of its own."""
-    from stream_models.online.experts import COMPONENTS
+    from stream_models.fusion.counts import FUSED
+    from stream_models.online.experts import EXPERTS
 
     own_fit = own_fit or {}
     zones = sorted({zone for zone, _ in roc_auc})
     table = Table("model", *zones, title="progressive ROC-AUC on the learning target "
                   "(own fit: share of events scored with the model's own fit, the rest with "
                   "its prior)")
-    for model in COMPONENTS:
+    for model in (*EXPERTS, FUSED):  # the learning target: the mixture's experts and itself
         cells = []
         for zone in zones:
             v, share = roc_auc.get((zone, model), float("nan")), own_fit.get((zone, model))

@@ -27,6 +27,7 @@ from typing import Any
 
 from stream_models.fusion.hazard import Transition
 from stream_models.learners.sequence import SequenceModel
+from stream_models.online import scope_jobs
 from stream_models.online.policies import MonitorPolicy, RetrainPolicy, ScopeKind
 from stream_models.online.schedule import Decision, Job, JobResult
 from stream_models.online.scope import (
@@ -139,18 +140,18 @@ class Orchestrator:
         mon = self.scope(scope or event.zone)
         outcome = mon.process(event)
         mon.history.flush(self.store)
-        return Scored(outcome, mon.due_jobs(self.store))
+        return Scored(outcome, scope_jobs.due_jobs(mon, self.store))
 
     def install(self, result: JobResult) -> Decision:
         """A finished job's result: a promoted model scores from its scope's next event."""
         d = result.decision
-        self.scopes[d.scope].install(result, self.store)
+        scope_jobs.install(self.scopes[d.scope], result, self.store)
         self.decisions.append(d)
         return d
 
     def pending_jobs(self, name: str) -> list[Job]:
         """Jobs of a restored scope that were handed out but never installed."""
-        return self.scopes[name].pending_jobs(self.store)
+        return scope_jobs.pending_jobs(self.scopes[name], self.store)
 
     def scopes_of(self, event: Event) -> list[str]:
         """The scopes an event is scored in, in order: its zone, then the mine-wide scope."""

@@ -23,7 +23,6 @@ a worker on any host resumes it exactly from the changelog.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -50,10 +49,10 @@ from stream_models.online.history import ScopeHistory
 from stream_models.online.labels import DelayedLabeler, RecentKeys, example_key
 from stream_models.online.payload import PAYLOAD, SHIFT_KEYS
 from stream_models.online.policies import MonitorPolicy, RetrainPolicy, ScopeKind
-from stream_models.online.schedule import Job, JobResult, ModelKind, RetrainSchedule
+from stream_models.online.schedule import RetrainSchedule
 from stream_models.online.scope_state import restore_scope, scope_state
 from stream_models.seismology.background import Driver
-from stream_models.seismology.etas import GENERIC_ALPHA, EtasParams, EtasState, generic_law
+from stream_models.seismology.etas import EtasParams, EtasState, generic_law
 from stream_models.seismology.gr import log_tail
 from stream_models.seismology.reference import LEARNING_SAMPLE, Reference, learning_target
 from stream_models.skill.progressive import ProgressiveScore
@@ -398,56 +397,6 @@ class ScopeMonitor:
                                   learned["labels"][:, LEARNING_BIT],
                                   learned["labels"][:, TARGET_BIT])
         self.schedule.on_examples(len(learned))
-
-    # -- retraining --------------------------------------------------------------------
-
-    def due_jobs(self, store: Mapping[str, Any]) -> list[Job]:
-        """The retrainings due after this scope's latest event, with their data; each is
-        pending until :meth:`install` takes its result."""
-        t = self.clock
-        if t is None or self.reference is None:
-            return []
-        kinds = self.schedule.due(t, self.n_above, self.history.count("examples"),
-                                  self.learning_positives)
-        for kind in kinds:
-            rows = self.history.appended["events" if kind == "etas" else "examples"]
-            self.schedule.handed_out(kind, t, rows)
-        return [self.job(kind, store) for kind in kinds]
-
-    def pending_jobs(self, store: Mapping[str, Any]) -> list[Job]:
-        """Jobs handed out but never installed (a restart came between): they must run
-        again, on the same rows, before the scope's next event."""
-        return [self.job(k, store) for k, v in self.schedule.pending.items() if v]  # type: ignore[arg-type]
-
-    def job(self, kind: ModelKind, store: Mapping[str, Any]) -> Job:
-        """The job of ``kind`` last handed out, on the history it was handed out with."""
-        ref, s = self.reference, self.schedule
-        assert ref is not None
-        t, upto = s.last_t[kind], s.rows_at[kind]
-        if kind == "etas":
-            rows = self.history.rows("events", store, upto=upto)
-            incumbent: Any = self.etas_fit or generic_law(ref.mc_log_e, ref.mu, ref.b_value)
-            context = {"start": t - self.retrain.etas_window_s,
-                       "utc_offset_s": self.policy.utc_offset_s}
-        else:
-            rows = self.history.rows("examples", store, t - self.retrain.train_window_s, upto)
-            incumbent, context = self.lstm, {"learning_j": self.learning_j}
-        return Job(self.name, kind, t, s.jobs[kind], rows, incumbent, self.retrain, context)
-
-    def install(self, result: JobResult, store: Mapping[str, Any]) -> None:
-        """Take a finished job's result: a promoted model scores from the next event."""
-        d = result.decision
-        self.schedule.finished(d)
-        if not d.promoted:
-            return
-        if d.model == "etas":
-            params: EtasParams = result.model
-            if params.alpha != GENERIC_ALPHA:
-                rows = self.history.events(store)
-                self.etas.set_fit_alpha(params.alpha, rows["t"], rows["log_e"])
-            self.etas_fit = params
-        else:
-            self.lstm = result.model
 
     def metrics(self, learning: bool = False) -> dict[str, dict[str, float]]:
         """Progressive-validation scores of every component (alert target) or expert

@@ -10,7 +10,7 @@ the state names the version it was scored with.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -26,13 +26,11 @@ from stream_models.seismology.etas import EtasParams, EtasState
 from stream_models.seismology.reference import Reference
 from stream_models.skill.progressive import ProgressiveScore
 
-if TYPE_CHECKING:
-    from stream_models.online.scope import ScopeMonitor
-
 STATE_FORMAT = "seismowatch.scope/1"
 
 
-def scope_state(mon: ScopeMonitor) -> dict[str, Any]:
+def scope_state(mon: Any) -> dict[str, Any]:
+    """Everything a :class:`~stream_models.online.scope.ScopeMonitor` knows, as one tree."""
     own_lstm = mon.lstm is not None and mon.lstm is not mon.base_lstm
     return {
         "format": STATE_FORMAT, "name": mon.name, "kind": mon.kind, "events": mon.events,
@@ -60,7 +58,7 @@ def scope_state(mon: ScopeMonitor) -> dict[str, Any]:
     }
 
 
-def restore_scope(mon: ScopeMonitor, state: dict[str, Any]) -> None:
+def restore_scope(mon: Any, state: dict[str, Any]) -> None:
     """Fill a new monitor (made with the policies now configured) from ``state``."""
     if state.get("format") != STATE_FORMAT:
         raise ValueError(f"scope {mon.name}: stored state is {state.get('format')!r}, this "

@@ -11,15 +11,13 @@ with the pooled training inputs' mean and scale as every new scope's prior, so i
 serves catalogs of other energies and rates. It never sees the example catalog,
 nor the synthetic seeds the documentation evaluates on.
 
-``seismowatch pretrain`` runs :func:`pretrain` with fixed seeds: the same
-command gives the same file.
+``seismowatch pretrain`` runs :func:`pretrain` on fixed seeds (``replay.synth``'s
+``pretraining_years``): the same command gives the same file.
 """
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,9 +35,6 @@ from stream_models.retraining.judge import Judge
 from stream_models.retraining.sequences import LabelledSequence, time_split
 from stream_models.wire import Event
 
-SEEDS = range(1001, 1025)  # never the documented evaluation years (7, 101-120)
-RATES_PER_DAY = (2.0, 5.0, 10.0, 20.0)  # ordinary events per panel and day, by seed
-B_VALUES = (0.8, 1.0, 1.2)
 CONFIG = TrainConfig(window=64, hidden=16, epochs=6, seed=7, lr=2e-3)
 MIN_EXAMPLES = 200  # a scope with fewer examples adds nothing but noise
 
@@ -49,29 +44,6 @@ class _Scope:
     x: dict[int, np.ndarray]  # example key -> raw inputs at scoring
     rows: list[tuple[int, float, np.ndarray, float, bool, float]]  # key, t, static, log E,
     # label, the anchor's log-odds
-
-
-def synthetic_years(seeds: range = SEEDS) -> list[tuple[str, list[Event]]]:
-    """The training years: the synthetic mine under each seed, its rate and b-value."""
-    from config.settings import load_settings
-    from replay.gits_export import write_gits
-    from replay.read import read_events
-    from replay.synth import SynthParams, generate
-
-    settings = load_settings(Path(__file__).resolve().parents[2] / "config" /
-                             "synthetic-mine.toml")
-    out = []
-    with tempfile.TemporaryDirectory(prefix="seismowatch-pretrain-") as tmp:
-        for i, seed in enumerate(seeds):
-            params = replace(SynthParams(days=365, seed=seed), large_events="random",
-                             background_per_day=RATES_PER_DAY[i % len(RATES_PER_DAY)],
-                             b_value=B_VALUES[i % len(B_VALUES)])
-            path = write_gits(generate(params), Path(tmp) / f"year-{seed}.parquet")
-            events = read_events(path, "gits", {}, timezone=settings.gits_timezone,
-                                 zone_of=settings.zone_of,
-                                 default_zone=settings.default_zone).events
-            out.append((f"seed-{seed}", events))
-    return out
 
 
 def scope_examples(events: list[Event], policy: MonitorPolicy, mine_scope: str | None
@@ -104,14 +76,14 @@ def scope_examples(events: list[Event], policy: MonitorPolicy, mine_scope: str |
     return out
 
 
-def pretrain(years: list[tuple[str, list[Event]]] | None = None, policy: MonitorPolicy | None
-             = None, mine_scope: str | None = "mine-wide", config: TrainConfig = CONFIG
+def pretrain(years: list[tuple[str, list[Event]]], policy: MonitorPolicy | None = None,
+             mine_scope: str | None = "mine-wide", config: TrainConfig = CONFIG
              ) -> tuple[SequenceModel, dict[str, Any]]:
-    """Train the base model; its report names the data and the held-back skill."""
+    """Train the base model on ``years`` (name, events); its report names the data and the
+    held-back skill."""
     from stream_models.retraining.training import train_sequence_model
 
     policy = policy or MonitorPolicy()
-    years = synthetic_years() if years is None else years
     raw = [ex for _, events in years for ex in scope_examples(events, policy, mine_scope)]
     all_x = np.concatenate([x for _, x, *_ in raw])
     prior = Standardiser.fit(all_x)

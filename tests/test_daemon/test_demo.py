@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stream_models.online.experts import COMPONENTS
+from stream_models.fusion.counts import FUSED
+from stream_models.online.experts import EXPERTS
 from stream_models.wire import loads
 from tests.fixtures import cli, free_port
 
@@ -37,7 +38,7 @@ def test_demo_runs_the_whole_system_and_prints_a_summary(tmp_path: Path) -> None
     assert all(loads(line)["reason"] for line in decisions.splitlines())
     scores = {cells[1].strip(): [c.strip() for c in cells[2:-1]]
               for line in out.splitlines() if len(cells := line.split("│")) == 6}
-    assert set(COMPONENTS) <= set(scores)  # side by side: two panels and the mine-wide scope
+    assert {*EXPERTS, FUSED} <= set(scores)  # side by side: two panels and the mine-wide scope
     for model in ("etas", "lstm", "fused"):  # every model has figures in every scope
         assert all(cell != "n/a" for cell in scores[model]), (model, scores[model])
     # every record the demo wrote parses as strict JSON (no NaN): the alert log ...

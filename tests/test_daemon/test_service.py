@@ -6,104 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from config.settings import load_settings
-from daemon.metrics import WorkerMetrics
 from daemon.service import ScoringService
-from daemon.state_table import TableStore
 from stream_models.wire import Event, utc_text
-from tests.fixtures import etas_events
-from tests.test_daemon.conftest import MINE_TOML
-
-EVENTS, MINE = "gits.events", "gits.events.mine"
-
-
-class Outputs:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes]] = []
-        self.flushes = 0
-
-    async def send(self, topic: str, key: bytes, value: bytes,
-                   headers: list[tuple[str, bytes]] | None = None) -> None:
-        self.sent.append((topic, key, value))
-
-    async def flush(self) -> None:
-        self.flushes += 1
-
-
-class Tables:
-    """The changelog table as a dict of bytes, through the worker's own codecs; ``log`` keeps
-    every write in order, as the changelog topic would."""
-
-    def __init__(self) -> None:
-        self.state: dict[bytes, bytes] = _Logged(self)
-        self.log: list[tuple[bytes, bytes | None]] = []
-
-    def prefix(self, n: int) -> Tables:
-        """The table a recovery that read only the first ``n`` changelog records restores."""
-        out = Tables()
-        for key, value in self.log[:n]:
-            if value is None:
-                dict.pop(out.state, key, None)
-            else:
-                dict.__setitem__(out.state, key, value)
-        return out
-
-
-class _Logged(dict):  # type: ignore[type-arg]
-    def __init__(self, tables: Tables) -> None:
-        super().__init__()
-        self.tables = tables
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self.tables.log.append((key, value))
-        super().__setitem__(key, value)
-
-    def __delitem__(self, key: bytes) -> None:
-        self.tables.log.append((key, None))
-        super().__delitem__(key)
-
-
-def _service(tmp_path: Path, tables: Tables, wire: list[bytes], fetched: list[int] | None = None,
-             short: int = 0, executor: Any = None, **overrides: Any
-             ) -> tuple[ScoringService, Outputs, list]:  # type: ignore[type-arg]
-    settings = load_settings(MINE_TOML, state_dir=tmp_path,
-                             **{"worker.snapshot_every": 10, "lstm.enabled": False,
-                                "etas.enabled": False, **overrides})
-    outputs, paused = Outputs(), []
-    reads = {"n": 0}
-
-    async def fetch_range(topic: str, partition: int, start: int, end: int) -> list:  # type: ignore[type-arg]
-        reads["n"] += 1
-        if fetched is not None:
-            fetched.extend(range(start, end))
-        got = [(o, wire[o], None) for o in range(start, end)]
-        return got[: len(got) - short] if reads["n"] <= 2 or short > 1 else got
-
-    svc = ScoringService(settings, outputs, TableStore(tables.state),
-                         WorkerMetrics(CollectorRegistry()), fetch_range,
-                         lambda t, p: paused.append((t, p)), executor)
-    return svc, outputs, paused
-
-
-async def _noack() -> None:
-    return None
-
-
-def _risk(outputs: Outputs, zone: str | None = None) -> list[str]:
-    recs = [json.loads(v) for t, _, v in outputs.sent if t == "gits.risk"]
-    return [r["event_id"] for r in recs if zone is None or r["zone"] == zone]
-
-
-def _sample(svc: ScoringService, name: str, labels: dict[str, str]) -> float | None:
-    return svc.metrics.registry.get_sample_value(name, labels)
+from tests.test_daemon.harness import (
+    EVENTS,
+    MINE,
+    Outputs,
+    Tables,
+    _noack,
+    _risk,
+    _sample,
+    _service,
+)
 
 
 def test_restart_skips_applied_offsets_and_reads_undelivered_ones_back(
@@ -382,90 +302,3 @@ def test_an_alert_sent_before_a_crash_is_not_sent_again(
     first_ids = [json.loads(v)["alert_id"] for t, _, v in out1.sent if t == "gits.alerts"]
     again = [json.loads(v)["alert_id"] for t, _, v in out2.sent if t == "gits.alerts"]
     assert first_ids and not set(first_ids) & set(again)
-
-
-def test_a_blocking_retraining_runs_off_the_event_loop_and_scores_the_next_event(
-    tmp_path: Path, mine_events: list[Event]
-) -> None:
-    """A due ETAS refit runs in a thread (the loop keeps heartbeating the group) and its fit
-    scores the scope's very next event."""
-    from stream_models.retraining import jobs
-
-    wire = [e.to_wire() for e in etas_events()[:600]]
-    ran_on: list[str] = []
-    real = jobs.run_job
-
-    def spy(job: Any) -> Any:
-        ran_on.append(threading.current_thread().name)
-        return real(job)
-
-    async def run() -> list[dict[str, Any]]:
-        import daemon.service as service
-
-        service.run_job = spy  # type: ignore[attr-defined]
-        try:
-            svc, out, _ = _service(tmp_path, Tables(), wire, **{"etas.enabled": True,
-                                                                "lstm.blocking": True})
-            for off, value in enumerate(wire):
-                await svc.handle(value, EVENTS, 0, off, None, _noack)
-        finally:
-            service.run_job = real  # type: ignore[attr-defined]
-        return [json.loads(v) for t, _, v in out.sent if t == "gits.risk"]
-
-    risk = [r for r in asyncio.run(run()) if r["zone"] == "lava-1"]
-    assert ran_on and threading.main_thread().name not in ran_on
-    versions = [r["etas_version"] for r in risk]
-    promoted = next(i for i, v in enumerate(versions) if v != "generic")
-    assert versions[promoted].startswith("etas-") and promoted > 50
-    assert risk[promoted]["own_fit"]["etas"] and not risk[promoted - 1]["own_fit"]["etas"]
-
-
-def test_a_background_retraining_lets_events_flow_then_takes_over(
-    tmp_path: Path, mine_events: list[Event]
-) -> None:
-    """Background retraining: the job waits in an executor while events are scored by the
-    law scoring now; its fit takes over at the scope's first event after it finished."""
-    from concurrent.futures import Future
-
-    wire = [e.to_wire() for e in etas_events()[:600]]
-
-    class Held:
-        """An executor whose job runs only when released."""
-
-        def __init__(self) -> None:
-            self.jobs: list[tuple[Future[Any], Any, Any]] = []
-
-        def submit(self, fn: Any, job: Any) -> Future[Any]:
-            fut: Future[Any] = Future()
-            self.jobs.append((fut, fn, job))
-            return fut
-
-        def release(self) -> None:
-            for fut, fn, job in self.jobs:
-                fut.set_result(fn(job))
-
-        def shutdown(self, **kwargs: Any) -> None:
-            pass
-
-    held = Held()
-
-    async def run() -> list[dict[str, Any]]:
-        svc, out, _ = _service(tmp_path, Tables(), wire, executor=held,
-                               **{"etas.enabled": True})
-        for off, value in enumerate(wire[:400]):
-            await svc.handle(value, EVENTS, 0, off, None, _noack)
-            if held.jobs:
-                break
-        assert held.jobs  # handed out, still running
-        for off2 in range(off + 1, off + 200):
-            await svc.handle(wire[off2], EVENTS, 0, off2, None, _noack)
-        held.release()
-        for off3 in range(off2 + 1, len(wire)):
-            await svc.handle(wire[off3], EVENTS, 0, off3, None, _noack)
-        risk = [json.loads(v) for t, _, v in out.sent if t == "gits.risk"]
-        return risk, off2 + 1, svc.orch.decisions
-
-    risk, released_at, decisions = asyncio.run(run())
-    assert decisions[0].promoted, decisions[0].reason  # the sequence is unlike the generic law
-    assert {r["etas_version"] for r in risk[:released_at]} == {"generic"}  # scoring went on
-    assert risk[released_at]["etas_version"] == decisions[0].version  # next event after it

@@ -16,9 +16,9 @@ from stream_models.seismology.etas_fit import (
     fit_etas,
     incompleteness_masks,
     log_likelihood,
-    simulate_etas,
 )
 from stream_models.seismology.kernels import sweep
+from stream_models.seismology.simulate import simulate_etas
 
 # the generic law's productivity: a branching ratio of 0.5
 TRUE = {"mu": 2e-4, "k": generic_law(1.0).k, "alpha": 1.0, "c_s": 60.0, "p": 1.1}
