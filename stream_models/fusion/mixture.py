@@ -2,15 +2,18 @@
 
 :class:`Mixture` is the exponentially weighted average forecaster of Vovk's
 aggregating algorithm for log loss (learning rate 1, where it is the Bayesian
-mixture): the fused probability is ``p = sum_i w_i p_i``, and when a label ``y``
-matures each weight is multiplied by the probability its expert gave the
-outcome, ``w_i <- w_i p_i(y)^c``, then renormalised. ``c`` (at most 1) is the
-share of a horizon the forecast stood (:mod:`stream_models.online.labels`):
-skill is judged over time, and a burst of a hundred events in an hour is one
-hour of evidence.
+mixture): the fused probability of any outcome is ``p = sum_i w_i p_i``, and
+when an outcome ``y`` matures each weight is multiplied by the probability its
+expert gave it, ``w_i <- w_i p_i(y)^c``, then renormalised. The outcome may be
+a yes/no label (:meth:`Mixture.learn_one`) or one of several (:meth:`Mixture.learn_outcome`):
+a scope's mixture learns on three at once, no learning-target event, one but no
+target, a target, so the frequent labels and the rare ones weigh in one
+likelihood. ``c`` (at most 1) is the share of a horizon the forecast stood
+(:mod:`stream_models.online.labels`): skill is judged over time, and a burst of a
+hundred events in an hour is one hour of evidence.
 
 **The bound.** Because ``x -> x^c`` is concave for ``c <= 1``,
-``(sum_i w_i p_i(y))^c >= sum_i w_i p_i(y)^c``, so for every sequence of labels
+``(sum_i w_i p_i(y))^c >= sum_i w_i p_i(y)^c``, so for every sequence of outcomes
 and every expert i the mixture's cumulative time-weighted log loss is at most
 the expert's plus ``ln(1 / prior_i)``: a few nats over a whole record, however
 long (Vovk 1990; Cesa-Bianchi & Lugosi 2006, ch. 3). The best expert may change
@@ -102,8 +105,14 @@ class Mixture:
         """One matured label, with the probabilities the experts had given it; ``c`` the
         share of a horizon the forecast stood (0 < c <= 1)."""
         v = self._vector(p)
+        self.learn_outcome(dict(zip(self.names, (v if y else 1.0 - v).tolist(), strict=True)), c)
+
+    def learn_outcome(self, q: Mapping[str, float], c: float = 1.0) -> None:
+        """One matured outcome of any kind, with the probability each expert had given what
+        happened (``q``); ``c`` as in :meth:`learn_one`."""
+        v = np.clip(self._vector(q), _FLOOR, 1.0)
         c = min(max(c, 0.0), 1.0)
-        self.log_w = self.log_w + c * np.log(v if y else 1.0 - v)
+        self.log_w = self.log_w + c * np.log(v)
         self.log_w -= self.log_w.max()
         if self.share > 0:
             w = np.exp(self.log_w)

@@ -22,8 +22,9 @@ it as an offset), so with nothing learned they forecast the law itself.
 The mixture's prior (:data:`PRIOR`) is the seismologist's default: the generic
 law, with a tenth of the weight on the scope's own ETAS fit and a fiftieth on
 each learned model and baseline. The bound against an expert is ``ln(1 / prior)``
-nats of time-weighted log loss over the whole record: 0.22 against the generic
-law, 2.3 against the fitted ETAS, 3.9 against each other model. So the fused
+nats of time-weighted log loss (of both targets at once) over the whole record:
+0.22 against the generic law, 2.3 against the fitted ETAS, 3.9 against each other
+model. So the fused
 risk starts as the generic law and follows another model only once that model
 has beaten it by several nats on the scope's own record: a burst of lucky
 hours cannot carry it off, a consistently better model takes over within weeks

@@ -5,9 +5,9 @@ array, so their layout fixes the size of a scope's state: the scaled inputs and
 static context the example was scored on and its own log10 E (for River and the
 history), every
 component's alert-target probability (progressive scores), every expert's
-learning-target probability (the mixture), the fused log count of targets (what
-the calibration learns on) and the fused learning probability, and the baselines'
-bins.
+learning-target probability (with the alert-target ones: the mixture's evidence),
+the fused log count of targets (what the calibration learns on) and the fused
+learning probability, and the baselines' bins.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from stream_models.features.inputs import INPUT_NAMES, STATIC_NAMES
 from stream_models.online.experts import COMPONENTS, EXPERTS
 
 SHIFT_KEYS = ("energy_sum_j_8h", "activity_ratio_8h")  # what the tabled baselines bin on
-GATE = ("lifted_z", "fused_learning")
+GATE = ("fused_log_count", "fused_learning")
 
 
 @dataclass(frozen=True)

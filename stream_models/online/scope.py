@@ -7,12 +7,13 @@ event of a scope (through :class:`~stream_models.online.orchestrator.Orchestrato
 Per event it releases the labels that matured and learns from them, computes
 the features and model inputs, asks every expert (:mod:`stream_models.online.experts`)
 for its probability of a learning-target event within the horizon, mixes them
-(:class:`~stream_models.fusion.mixture.Mixture`), carries the mixture to the alert
-target by the Gutenberg-Richter tail (the fused risk, which moves the hazard
-state), and recalibrates that on the alert target's own labels (the ``calibrated``
-component: a probability to quote, kept out of the hazard state because a
-calibration that learns over time reorders forecasts made at different times,
-which costs the alarms their timing).
+(:class:`~stream_models.fusion.mixture.Mixture`) whose weights follow how well each
+expert forecast both targets at once (no learning-target event, one but no
+target, a target: the frequent labels and the rare ones in one likelihood), and
+moves the hazard state with the fused risk. It also recalibrates the fused risk
+on the alert target's own labels (the ``calibrated`` component: a probability to
+quote, kept out of the hazard state because a calibration that learns over time
+reorders forecasts made at different times, which costs the alarms their timing).
 
 Everything a scope knows is in :meth:`ScopeMonitor.to_state`: fixed-shape arrays
 and small scalars, the River model, its own ETAS fit and fine-tuned LSTM
@@ -283,17 +284,18 @@ class ScopeMonitor:
             "lstm": p_generic if math.isnan(lstm_p) else lstm_p,
             **self.experts.predict(table_x),
         }
-        fused_l = self.mixture.predict_one(learning_p)
-        up = log_tail(log_l, log_t, law.b_value if fit else ref.b_value)
-        lifted_z = clip_z(log_count(fused_l) + up)
-        lifted = probability(lifted_z)
-        fused, calibrated = lifted, probability(self.calibrator.predict_one(lifted_z))
+        up = log_tail(log_l, log_t, ref.b_value)  # fixed: the lift never reorders over time
         components = {
             "omori": probability(_log_expected(expected_g, generic, log_t)),
             "etas": probability(_log_expected(expected_f, law, log_t)),
             **{e: probability(log_count(learning_p[e]) + up) for e in ("river", "lstm")},
-            **self.baselines.predict(table_x), FUSED: fused, CALIBRATED: calibrated,
+            **self.baselines.predict(table_x),
         }
+        fused_l = self.mixture.predict_one(learning_p)
+        fused = self.mixture.predict_one({e: components[e] for e in EXPERTS})
+        fused_z = log_count(fused)
+        components[FUSED] = fused
+        components[CALIBRATED] = probability(self.calibrator.predict_one(fused_z))
         own = {"omori": True, "etas": fit is not None,
                "river": self.river.n_learned >= pol.river_min_examples,
                "lstm": self.lstm is not None and self.lstm is not self.base_lstm,
@@ -308,7 +310,7 @@ class ScopeMonitor:
         payload[PAYLOAD.log_e] = log_e
         payload[PAYLOAD.alert] = [components[c] for c in COMPONENTS]
         payload[PAYLOAD.learning] = [learning_p[e] for e in EXPERTS]
-        payload[PAYLOAD.gate] = (lifted_z, fused_l)
+        payload[PAYLOAD.gate] = (fused_z, fused_l)
         payload[PAYLOAD.shift] = [_finite_or_zero(features.get(k)) for k in SHIFT_KEYS]
         self.labeler.add(t, key, payload)
         self.events += 1
@@ -373,15 +375,16 @@ class ScopeMonitor:
         learning = dict(zip(EXPERTS, x[PAYLOAD.learning].tolist(), strict=True))
         self.river.learn_one(dict(zip(INPUT_NAMES, x[PAYLOAD.z].tolist(), strict=True)), y_l,
                              logit(learning[ANCHOR]))
-        self.mixture.learn_one(learning, y_l, held)
-        lifted_z, fused_l = x[PAYLOAD.gate].tolist()
-        self.calibrator.learn_one(lifted_z, y_t)
+        alert = dict(zip(COMPONENTS, x[PAYLOAD.alert].tolist(), strict=True))
+        self.mixture.learn_outcome(_outcome(learning, alert, y_l, y_t), held)
+        fused_z, fused_l = x[PAYLOAD.gate].tolist()
+        self.calibrator.learn_one(fused_z, y_t)
         table_x = dict(zip(SHIFT_KEYS, x[PAYLOAD.shift].tolist(), strict=True))
         self.baselines.learn(table_x, y_t)
         self.experts.learn(table_x, y_l)
         self.learning_positives += int(y_l)
         self.target_positives += int(y_t)
-        for name, p in zip(COMPONENTS, x[PAYLOAD.alert].tolist(), strict=True):
+        for name, p in alert.items():
             self.scores[name].update(y_t, p)
         for name, p in {**learning, FUSED: fused_l}.items():
             self.learning_scores[name].update(y_l, p)
@@ -418,6 +421,18 @@ class ScopeMonitor:
         mon = cls(str(state["name"]), state["kind"], policy, retrain, base_lstm)
         restore_scope(mon, state)
         return mon
+
+
+def _outcome(learning: dict[str, float], alert: dict[str, float], y_l: bool, y_t: bool
+             ) -> dict[str, float]:
+    """The probability each expert gave what happened, out of three outcomes: no
+    learning-target event, one but no target, a target (a target is a learning-target
+    event too, so an expert's target probability is at most its learning one)."""
+    out = {}
+    for e, p_l in learning.items():
+        p_t = min(alert[e], p_l)
+        out[e] = p_t if y_t else (p_l - p_t if y_l else 1.0 - p_l)
+    return out
 
 
 def _log_expected(expected_above_mc: float, law: EtasParams, log_e: float) -> float:

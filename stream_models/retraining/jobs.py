@@ -30,8 +30,9 @@ from stream_models.online.schedule import Decision, Job, JobResult
 from stream_models.retraining.judge import Judge
 from stream_models.retraining.sequences import LabelledSequence, NotEnoughData, time_split
 from stream_models.seismology.bvalue import MAG_PER_LOG_E
+from stream_models.seismology.coda import counted_events
 from stream_models.seismology.etas import EtasParams
-from stream_models.seismology.etas_fit import FitError, counted_events, fit_etas, log_likelihood
+from stream_models.seismology.etas_fit import FitError, fit_etas, log_likelihood
 
 _MIN_HELD_BACK = 5  # events above Mc the held-back slice needs to tell two laws apart
 
@@ -72,10 +73,10 @@ def etas_job(job: Job) -> JobResult:
     except FitError as exc:
         return JobResult(_decision(job, "skipped", f"cannot fit: {exc}", events=t.size))
     mc = candidate.params.mc_log_e
-    held = counted_events(t, log_e, split, end, mc)
+    held = counted_events(t, log_e, split, end, mc, candidate.params.b_value)
     if held < _MIN_HELD_BACK:
-        return JobResult(_decision(job, "skipped", f"{held} events above Mc {mc:.2f} in the "
-                                   f"held-back slice: need {_MIN_HELD_BACK}"))
+        return JobResult(_decision(job, "skipped", f"{held} events above the completeness "
+                                   f"in the held-back slice: need {_MIN_HELD_BACK}"))
     incumbent: EtasParams = at_mc(job.incumbent, mc)
     ll_cand = log_likelihood(candidate.params, t, log_e, split, end, volume)
     ll_inc = log_likelihood(incumbent, t, log_e, split, end, volume)

@@ -14,11 +14,8 @@ the lowest AIC wins, so the calendar or a driver must earn its parameters.
 Only events at or above the completeness Mc (maximum curvature + 0.2 of the
 window) are counted; every event, smaller ones and those before the window
 included, triggers with its productivity. Just after a large event the catalog
-is incomplete (small events hide in its coda): following Helmstetter et al.
-(2006), Mc(t) = M - 4.5 - 0.75 log10(t / 1 day), so an event M magnitude units
-above Mc masks the ``10^((M - 4.5) / 0.75)`` days after it. Masked stretches
-are left out of the likelihood, the events in them and the integral alike (a
-point process observed on the rest of the window); the events still trigger.
+is incomplete (:mod:`stream_models.seismology.coda`): those stretches count with
+the share of events their raised completeness records.
 
 Standard errors come from the Hessian of the log-likelihood at the optimum
 (the observed information); ``cov`` keeps the covariance of (log mu, log K,
@@ -45,12 +42,12 @@ from stream_models.seismology.background import (
     volume_driver,
 )
 from stream_models.seismology.bvalue import MAG_PER_LOG_E, aki_utsu, completeness
+from stream_models.seismology.coda import Coda, incompleteness
 from stream_models.seismology.etas import LOG_E_REF, RATES, EtasParams, omori_weights, productivity
 from stream_models.seismology.gr import shrunk_b
 from stream_models.seismology.kernels import sweep
 
 MIN_EVENTS = 50  # events above Mc the fit needs before its parameters mean anything
-MASK_FROM = 2.0  # magnitude units above Mc from which an event's coda hides small events
 _ALPHA = (0.1, 3.0)  # per magnitude unit
 _BOUNDS = {"log_c": (math.log(1.0), math.log(86400.0)), "p": (0.5, 3.0),
            "log_k": (math.log(1e-12), math.log(1e6)), "log_mu": (math.log(1e-13), 0.0)}
@@ -86,38 +83,6 @@ class FitResult:
     aic_by_form: dict[str, float] = field(default_factory=dict)
 
 
-def incompleteness_masks(t: np.ndarray, log_e: np.ndarray, mc_log_e: float
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """Merged stretches ``[a, b)`` after large events where small ones go unrecorded.
-
-    >>> a, b = incompleteness_masks(np.array([0.0]), np.array([1.0 + 1.5 * 4.5]), 1.0)
-    >>> round(float(b[0] - a[0]) / 86400, 3)      # 4.5 magnitude units above Mc: one day
-    1.0
-    """
-    dm = (np.asarray(log_e, float) - mc_log_e) / MAG_PER_LOG_E
-    big = dm >= MASK_FROM
-    start = np.asarray(t, float)[big]
-    end = start + 86400.0 * 10 ** ((dm[big] - 4.5) / 0.75)
-    order = np.argsort(start, kind="stable")
-    a_out: list[float] = []
-    b_out: list[float] = []
-    for a, b in zip(start[order], end[order], strict=True):
-        if a_out and a <= b_out[-1]:
-            b_out[-1] = max(b_out[-1], b)
-        else:
-            a_out.append(float(a))
-            b_out.append(float(b))
-    return np.array(a_out), np.array(b_out)
-
-
-def _masked(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """True where a time lies in a masked stretch ``[a, b)``."""
-    if not a.size:
-        return np.zeros(np.shape(x), bool)
-    i = np.searchsorted(a, x, side="right") - 1
-    return (i >= 0) & (x < b[np.maximum(i, 0)])
-
-
 @dataclass
 class _Data:
     """Everything the likelihood needs that does not depend on the parameters."""
@@ -127,9 +92,9 @@ class _Data:
     counted: np.ndarray  # which of them enter sum log lambda
     start: float
     end: float
-    mask_a: np.ndarray
-    mask_b: np.ndarray
-    obs: float  # observed seconds: the window less its masked stretches
+    coda: Coda
+    obs: float  # observed seconds: the window, the codas counted by their share recorded
+    log_w: float  # sum of the log shares recorded at the counted events (a constant)
     cell_i: np.ndarray  # weekly cell of each counted event
     cell_time: np.ndarray  # observed seconds in each of the 28 weekly cells
     drive_i: np.ndarray  # normalised driver at each counted event
@@ -143,24 +108,27 @@ class _Data:
         integral, and both differentiated in alpha."""
         prod = productivity(self.log_e, alpha)
         slope = prod * (math.log(10) / MAG_PER_LOG_E) * (self.log_e - LOG_E_REF)
+        c = self.coda
         g, h = sweep(self.t, np.column_stack([prod, slope]), self.counted, self.start,
-                     self.end, self.mask_a, self.mask_b, RATES)
+                     self.end, c.a, c.b, RATES, c.w)
         return g[0], h[0], g[1], h[1]
 
 
 def _prepare(t: np.ndarray, log_e: np.ndarray, volume: np.ndarray | None, start: float,
-             end: float, mc: float, utc_offset_s: float) -> _Data:
+             end: float, mc: float, utc_offset_s: float, b_value: float) -> _Data:
     keep = t <= end
     t, log_e = t[keep], log_e[keep]
     vol = None if volume is None else np.asarray(volume, float)[keep]
-    mask_a, mask_b = incompleteness_masks(t, log_e, mc)
-    counted = (t >= start) & (log_e >= mc) & ~_masked(t, mask_a, mask_b)
+    coda = incompleteness(t, log_e, mc, b_value)
+    lift = coda.at(t)
+    counted = (t >= start) & (log_e >= mc + lift)
+    share = 10 ** (-(b_value / MAG_PER_LOG_E) * lift[counted])
     # an hourly grid of the window carries the background's integrals
     edges = np.r_[np.arange(start, end, 3600.0), end]
     lo, hi = edges[:-1], edges[1:]
     covered = np.zeros(lo.size)
-    for a, b in zip(mask_a, mask_b, strict=True):
-        covered += np.clip(np.minimum(hi, b) - np.maximum(lo, a), 0.0, None)
+    for a, b, w in zip(coda.a, coda.b, coda.w, strict=True):
+        covered += (1 - w) * np.clip(np.minimum(hi, b) - np.maximum(lo, a), 0.0, None)
     seen = hi - lo - covered
     cells = cell_of(lo + 1e-6, utc_offset_s)
     cell_time = np.bincount(cells, weights=seen, minlength=7 * N_BLOCKS)
@@ -171,14 +139,14 @@ def _prepare(t: np.ndarray, log_e: np.ndarray, volume: np.ndarray | None, start:
     else:
         above = log_e >= mc
         d_i, d_grid = rate_driver(t, above, t[counted]), rate_driver(t, above, lo)
-    finite = d_grid[np.isfinite(d_grid)]
-    d_mean = float(np.average(finite, weights=seen[np.isfinite(d_grid)])) if finite.size else 0.0
+    known = np.isfinite(d_grid) & (seen > 0)
+    d_mean = float(np.average(d_grid[known], weights=seen[known])) if known.any() else 0.0
     d_mean = d_mean if d_mean > 0 else 1.0
     d_i = np.where(np.isfinite(d_i), d_i / d_mean, 1.0)
     d_grid = np.where(np.isfinite(d_grid), d_grid / d_mean, 1.0)
-    return _Data(t, log_e, counted, start, end, mask_a, mask_b, float(seen.sum()),
-                 cell_of(t[counted], utc_offset_s), cell_time, d_i, float(d_grid @ seen),
-                 driver, d_mean, utc_offset_s)
+    return _Data(t, log_e, counted, start, end, coda, float(seen.sum()),
+                 float(np.log(share).sum()), cell_of(t[counted], utc_offset_s), cell_time, d_i,
+                 float(d_grid @ seen), driver, d_mean, utc_offset_s)
 
 
 def _background(form: BackgroundKind, x: np.ndarray, data: _Data
@@ -225,7 +193,7 @@ def _negll(x: np.ndarray, form: BackgroundKind, data: _Data,
     if np.any(lam <= 0) or not np.all(np.isfinite(lam)):
         return math.inf, np.zeros_like(x)
     inv = 1.0 / lam
-    ll = float(np.log(lam).sum()) - bg_int - k * float(h @ w)
+    ll = data.log_w + float(np.log(lam).sum()) - bg_int - k * float(h @ w)
     grad = np.empty_like(x)
     grad[:nb] = dbg.T @ inv - dbg_int
     grad[nb] = k * (float(trig @ inv) - float(h @ w))
@@ -317,12 +285,12 @@ def fit_etas(
     if int(inside.sum()) < MIN_EVENTS:
         raise FitError(f"{int(inside.sum())} events in the window: need {MIN_EVENTS}")
     mc = completeness(log_e[inside]) if mc_log_e is None else mc_log_e
-    data = _prepare(t, log_e, volume, start, end, mc, utc_offset_s)
+    b_value = shrunk_b(aki_utsu(log_e[inside], mc=mc))
+    data = _prepare(t, log_e, volume, start, end, mc, utc_offset_s, b_value)
     n = int(data.counted.sum())
     if n < MIN_EVENTS:
-        raise FitError(f"{n} events at or above Mc {mc:.2f} outside the masked stretches: "
-                       f"need {MIN_EVENTS}")
-    b_value = shrunk_b(aki_utsu(data.log_e[data.counted], mc=mc))
+        raise FitError(f"{n} events at or above the completeness (Mc {mc:.2f}, raised in the "
+                       f"codas of large events): need {MIN_EVENTS}")
     fits = {}
     for form in (warm.background.kind,) if warm is not None else forms:
         nll, x = _fit_form(form, data, _start_of(warm, data) if warm is not None else None)
@@ -392,22 +360,14 @@ def _uncertainty(form: BackgroundKind, data: _Data, x: np.ndarray, params: EtasP
     return tuple(tuple(map(float, r)) for r in cov5), se
 
 
-def counted_events(t: np.ndarray, log_e: np.ndarray, start: float, end: float, mc_log_e: float
-                   ) -> int:
-    """Events a likelihood over ``[start, end]`` counts: above Mc, outside the masks."""
-    t, log_e = np.asarray(t, float), np.asarray(log_e, float)
-    a, b = incompleteness_masks(t[t <= end], log_e[t <= end], mc_log_e)
-    inside = (t >= start) & (t <= end) & (log_e >= mc_log_e)
-    return int((inside & ~_masked(t, a, b)).sum())
-
-
 def log_likelihood(params: EtasParams, t: np.ndarray, log_e: np.ndarray, start: float,
                    end: float, volume: np.ndarray | None = None) -> float:
     """The log-likelihood of ``params`` on a window, counted as a fit counts it: the
     promotion gate's evidence."""
     t, log_e = np.asarray(t, float), np.asarray(log_e, float)
     bgp = params.background
-    data = _prepare(t, log_e, volume, start, end, params.mc_log_e, bgp.utc_offset_s)
+    data = _prepare(t, log_e, volume, start, end, params.mc_log_e, bgp.utc_offset_s,
+                    params.b_value)
     g, h, *_ = data.sums(params.alpha)
     ti = data.t[data.counted]
     if bgp.kind == "driven":  # the window's driver, in units of the fit's mean driver
@@ -424,4 +384,4 @@ def log_likelihood(params: EtasParams, t: np.ndarray, log_e: np.ndarray, start: 
     lam = bg + params.k * (g @ w)
     if np.any(lam <= 0):
         return -math.inf
-    return float(np.log(lam).sum()) - bg_int - params.k * float(h @ w)
+    return data.log_w + float(np.log(lam).sum()) - bg_int - params.k * float(h @ w)

@@ -6,8 +6,9 @@ event is a recursion over events: decay every rate by the gap, read, add the
 event's productivity. The integral of the triggered intensity over a window
 follows from the same decaying sums: with ``S(x) = sum_{t_j < x} prod_j
 exp(-s (x - t_j))``, ``s int = sum_{t_j >= start} prod_j + S(start) - S(end)``, and
-a masked stretch ``[a, b)`` takes off ``S(a)(1 - exp(-s (b - a))) / s`` and, for the
-events inside it, ``prod_j (1 - exp(-s (b - t_j))) / s``. One sweep gives all of it,
+a stretch ``[a, b)`` observed with weight ``w`` (the share of events recorded there)
+takes off ``(1 - w) S(a)(1 - exp(-s (b - a))) / s`` and, for the events inside it,
+``(1 - w) prod_j (1 - exp(-s (b - t_j))) / s``. One sweep gives all of it,
 for several weightings of the events at once (the productivity and its slope in
 alpha). It runs once per likelihood evaluation of a fit, over up to tens of
 thousands of events, so it is compiled with numba (cached on disk, compiled at
@@ -28,7 +29,7 @@ def _compiled() -> Any:
 
     @numba.njit(cache=True)
     def sweep(t: np.ndarray, prod: np.ndarray, counted: np.ndarray, start: float, end: float,
-              mask_a: np.ndarray, mask_b: np.ndarray,
+              mask_a: np.ndarray, mask_b: np.ndarray, mask_w: np.ndarray,
               rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n, m, r = t.size, prod.shape[1], rates.size
         n_counted = 0
@@ -72,7 +73,8 @@ def _compiled() -> Any:
                 if b0 > a0:
                     for q in range(m):
                         for k in range(r):
-                            h[q, k] -= s[q, k] * (1.0 - np.exp(-rates[k] * (b0 - a0)))
+                            h[q, k] -= (1.0 - mask_w[mi]) * s[q, k] * (
+                                1.0 - np.exp(-rates[k] * (b0 - a0)))
                     in_mask = mi
                 mi += 1
             if i == n:
@@ -94,7 +96,8 @@ def _compiled() -> Any:
                 b0 = min(mask_b[in_mask], end)
                 for q in range(m):
                     for k in range(r):
-                        h[q, k] -= prod[i, q] * (1.0 - np.exp(-rates[k] * (b0 - ti)))
+                        h[q, k] -= (1.0 - mask_w[in_mask]) * prod[i, q] * (
+                            1.0 - np.exp(-rates[k] * (b0 - ti)))
             for q in range(m):
                 for k in range(r):
                     s[q, k] += prod[i, q]
@@ -107,13 +110,14 @@ def _compiled() -> Any:
 
 
 def sweep(t: np.ndarray, prod: np.ndarray, counted: np.ndarray, start: float, end: float,
-          mask_a: np.ndarray, mask_b: np.ndarray, rates: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray]:
+          mask_a: np.ndarray, mask_b: np.ndarray, rates: np.ndarray,
+          mask_w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each weighting ``prod[:, q]`` of the events (time-sorted, none after ``end``):
 
     * ``g[q, i]``: for each counted event i, ``sum_{t_j < t_i} prod_j exp(-rate (t_i - t_j))``;
-    * ``h[q]``: ``sum_j prod_j int exp(-rate (u - t_j)) du`` over ``u`` in ``[start, end]``
-      after ``t_j``, outside the masked stretches ``[mask_a, mask_b)`` (sorted, disjoint).
+    * ``h[q]``: ``sum_j prod_j int w(u) exp(-rate (u - t_j)) du`` over ``u`` in
+      ``[start, end]`` after ``t_j``, where ``w`` is ``mask_w`` on the stretches
+      ``[mask_a, mask_b)`` (sorted, disjoint; 0 by default: masked) and 1 elsewhere.
 
     >>> t, rates = np.array([0.0, 10.0, 20.0]), np.array([0.1])
     >>> g, h = sweep(t, np.ones((3, 1)), np.array([False, True, True]), 0.0, 30.0,
@@ -125,7 +129,8 @@ def sweep(t: np.ndarray, prod: np.ndarray, counted: np.ndarray, start: float, en
     >>> h.round(4).ravel().tolist()                   # the first 2 s masked: 2 e^-1
     [0.7358]
     """
+    weights = np.zeros(len(mask_a)) if mask_w is None else mask_w
     return _compiled()(np.ascontiguousarray(t, float), np.ascontiguousarray(prod, float),
                        np.ascontiguousarray(counted, np.bool_), float(start), float(end),
                        np.ascontiguousarray(mask_a, float), np.ascontiguousarray(mask_b, float),
-                       np.ascontiguousarray(rates, float))
+                       np.ascontiguousarray(weights, float), np.ascontiguousarray(rates, float))

@@ -16,13 +16,15 @@ def simulate_etas(
     mu: float, k: float, alpha: float, c_s: float, p: float, b_value: float, mc_log_e: float,
     span_s: float, seed: int, max_log_e: float = 8.0,
     background: Callable[[np.ndarray], np.ndarray] | None = None,
+    mainshock_log_e: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """An ETAS catalog with known parameters (exact Omori-Utsu delays), sorted by time.
 
     Background: Poisson with rate ``mu`` (times ``background(t)``, a shape at most 1,
-    by thinning) over ``span_s``; sizes Gutenberg-Richter above Mc (b in magnitude
-    units, truncated at ``max_log_e``); each event has Poisson(k 10^(alpha (log10 E - 4)
-    / 1.5) int_0^span (tau + c)^-p) children.
+    by thinning) over ``span_s``, and a mainshock of ``mainshock_log_e`` at 0 if given
+    (an aftershock sequence); sizes Gutenberg-Richter above Mc (b in magnitude units,
+    truncated at ``max_log_e``); each event has Poisson(k 10^(alpha (log10 E - 4) / 1.5)
+    int_0^span (tau + c)^-p) children.
     """
     rng = np.random.default_rng(seed)
     beta = b_value / MAG_PER_LOG_E * math.log(10)
@@ -35,7 +37,10 @@ def simulate_etas(
     t0 = rng.uniform(0, span_s, n0)
     if background is not None:
         t0 = t0[rng.random(n0) < background(t0)]
-    t, m = [t0], [sizes(t0.size)]
+    m0 = sizes(t0.size)
+    if mainshock_log_e is not None:
+        t0, m0 = np.r_[0.0, t0], np.r_[mainshock_log_e, m0]
+    t, m = [t0], [m0]
     gen_t, gen_m = t[0], m[0]
     norm = ((span_s + c_s) ** (1 - p) - c_s ** (1 - p)) / (1 - p)  # int_0^span (tau+c)^-p
     while gen_t.size:

@@ -84,3 +84,30 @@ def test_a_missing_forecast_counts_as_the_mixtures_own() -> None:
 def test_a_zero_prior_weight_is_refused() -> None:
     with pytest.raises(ValueError, match="positive prior"):
         Mixture({"a": 1.0, "b": 0.0})
+
+
+def test_three_outcomes_at_once_keep_the_bound_and_find_the_expert_that_knows_both() -> None:
+    """Outcomes none / learning-target only / target: one expert knows both probabilities,
+    one knows the frequent one only (its targets are noise). The mixture, learning on the
+    three outcomes, stays within ln(1 / prior) of the first and finds it."""
+    rng = np.random.default_rng(11)
+    mix = Mixture({"both": 0.2, "frequent": 0.8}, share=0.0)
+    regret = 0.0
+    for _ in range(4000):
+        p_l = rng.uniform(0.1, 0.7)
+        p_t = p_l * rng.uniform(0.01, 0.2)  # the rare target, part of the frequent one
+        guess = p_l * rng.uniform(0.01, 0.2)  # the other expert's target probability
+        u = rng.random()
+        outcome = "target" if u < p_t else "learning" if u < p_l else "none"
+
+        def prob(pl: float, pt: float, outcome: str = outcome) -> float:
+            return {"target": pt, "learning": pl - pt, "none": 1 - pl}[outcome]
+
+        q = {"both": prob(p_l, p_t), "frequent": prob(p_l, guess)}
+        fused = {o: mix.predict_one({"both": prob(p_l, p_t, o), "frequent": prob(p_l, guess, o)})
+                 for o in ("none", "learning", "target")}
+        assert sum(fused.values()) == pytest.approx(1.0)
+        regret += math.log(q["both"]) - math.log(fused[outcome])
+        mix.learn_outcome(q)
+    assert regret <= math.log(1 / 0.2) + 1e-9
+    assert mix.weights()["both"] > 0.99

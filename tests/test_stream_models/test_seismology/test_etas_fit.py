@@ -10,13 +10,9 @@ import numpy as np
 import pytest
 
 from stream_models.seismology.background import Background, cell_of
+from stream_models.seismology.coda import incompleteness
 from stream_models.seismology.etas import RATES, generic_law
-from stream_models.seismology.etas_fit import (
-    FitError,
-    fit_etas,
-    incompleteness_masks,
-    log_likelihood,
-)
+from stream_models.seismology.etas_fit import FitError, fit_etas, log_likelihood
 from stream_models.seismology.kernels import sweep
 from stream_models.seismology.simulate import simulate_etas
 
@@ -81,18 +77,23 @@ def test_a_background_that_follows_the_mined_volume_is_driven() -> None:
     assert bg.rate(0.0, 900.0) > 4 * bg.rate(0.0, 100.0)
 
 
-def test_the_masks_cover_the_coda_of_large_events_only() -> None:
+def test_the_coda_of_a_large_event_raises_the_completeness_as_helmstetter_says() -> None:
     t = np.array([0.0, 100.0, 5000.0])
     log_e = np.array([1.0 + 1.5 * 5.0, 1.5, 1.0 + 1.5 * 1.0])  # 5 units above Mc, small, 1 above
-    a, b = incompleteness_masks(t, log_e, 1.0)
-    assert a.tolist() == [0.0]
-    assert b[0] == pytest.approx(86400.0 * 10 ** (0.5 / 0.75))
+    coda = incompleteness(t, log_e, 1.0, b_value=1.0)
+    assert coda.a[0] == 0.0 and coda.b[-1] == pytest.approx(86400.0 * 10 ** (0.5 / 0.75))
+    for at in (60.0, 3600.0, 86400.0):  # Mc(t) = M - 4.5 - 0.75 log10(t / day), in steps
+        want = 1.5 * (5.0 - 4.5 - 0.75 * np.log10(at / 86400.0))
+        assert abs(float(coda.at(np.array([at]))[0]) - want) <= 1.5 * 0.75 / 4 + 1e-9
+    assert float(coda.at(np.array([5e5]))[0]) == 0.0  # complete again after 3.4 days
+    assert np.all(np.diff(coda.w) >= 0)  # the share recorded grows as the coda decays
 
 
 @pytest.mark.slow
-def test_masking_the_coda_recovers_p_from_an_incomplete_catalog() -> None:
+def test_a_raised_completeness_in_the_coda_recovers_p_from_an_incomplete_catalog() -> None:
     """Small events hidden after large ones (Helmstetter's Mc(t)) bias a fit that counts them;
-    the masked likelihood leaves them out and stays within its tolerance."""
+    the likelihood counts only what the coda's completeness admits and stays within its
+    tolerance."""
     span = 200 * 86400.0
     t, log_e = simulate_etas(b_value=1.0, mc_log_e=1.0, span_s=span, seed=11, **TRUE)
     big = np.flatnonzero(log_e >= 1.0 + 1.5 * 2.0)
@@ -132,17 +133,19 @@ def test_the_sweep_equals_the_sums_written_out() -> None:
     counted = rng.random(120) < 0.5
     start, end = 300.0, 950.0
     mask_a, mask_b = np.array([100.0, 500.0, 900.0]), np.array([350.0, 520.0, 2000.0])
-    g, h = sweep(t, prod, counted, start, end, mask_a, mask_b, rates)
+    mask_w = np.array([0.0, 0.3, 0.6])  # the share of a stretch's events recorded
+    g, h = sweep(t, prod, counted, start, end, mask_a, mask_b, rates, mask_w)
     want_g = np.array([[[(prod[:i, q] * np.exp(-r * (t[i] - t[:i]))).sum() for r in rates]
                         for i in np.flatnonzero(counted)] for q in range(2)])
     np.testing.assert_allclose(g, want_g, rtol=1e-12)
     u = np.linspace(start, end, 650_001)
-    seen = np.ones(u.size, bool)
-    for a, b in zip(mask_a, mask_b, strict=True):
-        seen &= ~((u >= a) & (u < b))
+    weight = np.ones(u.size)
+    for a, b, w in zip(mask_a, mask_b, mask_w, strict=True):
+        weight[(u >= a) & (u < b)] = w
     du = u[1] - u[0]
-    want_h = np.array([[sum(prod[j, q] * np.exp(-r * (u[(u > t[j]) & seen] - t[j])).sum() * du
-                            for j in range(t.size)) for r in rates] for q in range(2)])
+    want_h = np.array([[sum(prod[j, q] * (weight[u > t[j]] * np.exp(-r * (u[u > t[j]] - t[j]))
+                                          ).sum() * du for j in range(t.size))
+                        for r in rates] for q in range(2)])
     np.testing.assert_allclose(h, want_h, rtol=1e-4)
 
 
