@@ -28,9 +28,10 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
-from stream_models.fusion.hazard import STATES
+from stream_models.fusion.hazard import STATES, Episode
+from stream_models.online.outcome import Outcome
 from stream_models.online.schedule import Decision
-from stream_models.online.scope import Outcome
+from stream_models.wire import utc_text
 
 PREFIX = "seismowatch"
 _ENERGY_BUCKETS_J = tuple(10.0**k for k in range(1, 9))  # 10 J .. 100 MJ, one per decade
@@ -74,6 +75,9 @@ class ZoneSnapshot:
     learning_scores: Callable[[], Mapping[str, Mapping[str, float]]] = dict  # learning target
     own_fit: Callable[[], Mapping[str, float]] = dict  # share of events scored with own fit
     retrainings: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # model, result
+    state: str | None = None  # its hazard state now (a forecast expires with no event)
+    episode: Episode | None = None  # its open alert episode
+    why: str = ""  # ... and the reasons of its last raise, in words
 
 
 class ZoneCollector(Collector):
@@ -115,6 +119,10 @@ class ZoneCollector(Collector):
                                 ["zone", "model"]) for stem, (_, doc) in _LEARNING.items()}
         info = InfoMetricFamily(f"{PREFIX}_model", "The version of each model scoring the zone "
                                 "now (river, lstm, etas).", labels=["zone", "model"])
+        episode = InfoMetricFamily(
+            f"{PREFIX}_alert_episode", "The zone's open alert episode: the highest state it "
+            "alerted, when it opened (UTC), its peak probability and the reasons of its last "
+            "raise, in words (absent when no episode is open).", labels=["zone"])
         retrained = CounterMetricFamily(f"{PREFIX}_retrainings", "Retrainings of the zone's "
                                         "models by result: promoted, rejected by the gate, "
                                         "skipped (too little data).",
@@ -133,6 +141,13 @@ class ZoneCollector(Collector):
             for model, results in z.retrainings.items():
                 for result, n in results.items():
                     retrained.add_metric([z.zone, model, result], n)
+            if z.state is not None:
+                hazard.add_metric([z.zone], STATES.index(z.state))
+            if z.episode is not None:
+                ep = z.episode
+                episode.add_metric([z.zone], {
+                    "state": ep.state, "since": utc_text(ep.start),
+                    "peak_probability": f"{ep.peak_probability:.2g}", "reasons": z.why})
             o = z.last
             if o is None:
                 continue
@@ -147,7 +162,8 @@ class ZoneCollector(Collector):
                 comp.add_metric([z.zone, model], p)
             for model, w in o.weights.items():
                 weight.add_metric([z.zone, model], w)
-            hazard.add_metric([z.zone], STATES.index(o.state))
+            if z.state is None:
+                hazard.add_metric([z.zone], STATES.index(o.state))
             last_t.add_metric([z.zone], o.event.timestamp)
             for model, version in o.versions.items():
                 info.add_metric([z.zone, model], {"version": str(version)})
@@ -157,7 +173,7 @@ class ZoneCollector(Collector):
         for topic, partition in self.stopped():
             stopped.add_metric([topic, str(partition)], 1.0)
         yield from (*rolling.values(), risk, comp, weight, own, hazard, last_t, size,
-                    *scores.values(), *learning.values(), info, retrained, stopped)
+                    *scores.values(), *learning.values(), info, episode, retrained, stopped)
 
 
 class WorkerMetrics:

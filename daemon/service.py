@@ -55,9 +55,9 @@ from daemon.metrics import WorkerMetrics, ZoneSnapshot
 from daemon.state_table import is_scope_key, manifest_key, sent_key
 from stream_models.fusion.hazard import Transition
 from stream_models.online.orchestrator import Orchestrator, ScopeLimitError
+from stream_models.online.outcome import DuplicateEventError, LateEventError, Outcome
 from stream_models.online.records import alert_record, risk_record
 from stream_models.online.schedule import Job
-from stream_models.online.scope import DuplicateEventError, LateEventError, Outcome
 from stream_models.packing import StateError
 from stream_models.retraining.jobs import run_job
 from stream_models.retraining.registry import DecisionLog, base_lstm
@@ -117,11 +117,13 @@ class ScoringService:
     def snapshots(self) -> list[ZoneSnapshot]:
         """What the metrics collector exports, read at scrape time."""
         with self._lock:
-            scopes = [(n, s, self.orch.scopes.get(n)) for n, s in self.scopes.items()]
-        return [ZoneSnapshot(name, s.last, mon.metrics, s.state_bytes,
-                             lambda mon=mon: mon.metrics(learning=True), mon.own_fit_share,
-                             mon.schedule.results)
-                for name, s, mon in scopes if mon is not None]
+            scopes = [(n, s, mon) for n, s in self.scopes.items()
+                      if (mon := self.orch.scopes.get(n)) is not None]
+            return [ZoneSnapshot(name, s.last, mon.metrics, s.state_bytes,
+                                 lambda mon=mon: mon.metrics(learning=True), mon.own_fit_share,
+                                 mon.schedule.results, mon.hazard.state, mon.hazard.episode,
+                                 mon.why)
+                    for name, s, mon in scopes]
 
     # -- restoring a partition -------------------------------------------------------
 
@@ -344,10 +346,9 @@ class ScoringService:
         if tr.alert_id in scope.sent:
             log.info("alert %s already sent before a restart: not sent again", tr.alert_id)
             return
-        mon = self.orch.scopes[tr.zone]
-        top = mon.river.contributions(outcome.scaled, outcome.inputs) if (
-            tr.kind == "raise" and outcome is not None) else []
-        record = alert_record(tr, outcome, top, datetime.now(UTC).isoformat())
+        pol = self.orch.scopes[tr.zone].policy
+        record = alert_record(tr, outcome, datetime.now(UTC).isoformat(), pol.utc_offset_s,
+                              pol.horizon_s)
         await self.outputs.send(self.settings.topics.alerts, tr.zone.encode(), dumps(record))
         scope.sent.append(tr.alert_id)
         self.store[sent_key(tr.zone)] = list(scope.sent)  # at once: a crash now must not resend

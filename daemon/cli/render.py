@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from daemon.cli.common import (
@@ -24,21 +25,14 @@ STATE_STYLE = {"a": "green", "b": "yellow", "c": "dark_orange", "d": "bold red"}
 
 
 def render_alert(record: dict[str, Any]) -> str:
-    """One operator line: time, zone, state (coloured), kind, probability, top features."""
+    """One operator line: the mine's local time, then the alert's own words, coloured by
+    the state it raises (an all-clear by the state it clears)."""
     state = str(record.get("state", "?"))
-    style = STATE_STYLE.get(state, "white")
-    kind = record.get("kind", "?")
-    top = ", ".join(f"{f['feature']}={f['value']:.3g}" for f in record.get("top_features", [])[:3])
-    label = "ALL CLEAR" if kind == "all-clear" else f"STATE {state.upper()}"
-    prob = record.get("probability")
-    prob_text = f"p={prob:.2g}" if isinstance(prob, int | float) else "p=?"  # c can be 0.004
-    return (
-        f"{record.get('time', '?')}  [bold]{record.get('zone', '?'):<8}[/] "
-        f"[{style}]{label:<9}[/] {prob_text} "
-        f"(from {record.get('previous_state', '?')})"
-        + (f"  {top}" if top else "")
-        + f"  [dim]{record.get('alert_id', '')}[/]"
-    )
+    shown = record.get("previous_state", state) if record.get("kind") == "all-clear" else state
+    style = STATE_STYLE.get(str(shown), "white")
+    when = str(record.get("local_time") or record.get("time", "?"))[:16].replace("T", " ")
+    text = record.get("text") or f"{record.get('zone', '?')} {record.get('kind', '?')} {state}"
+    return f"{when}  [{style}]{escape(str(text))}[/]  [dim]{record.get('alert_id', '')}[/]"
 
 
 def print_summary(summary: Any, speed: float | None) -> None:

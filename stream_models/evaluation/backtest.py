@@ -31,7 +31,7 @@ from stream_models.fusion.counts import FUSED
 from stream_models.online.experts import COMPONENTS, EXPERTS
 from stream_models.online.labels import example_key
 from stream_models.online.orchestrator import Orchestrator, RunJob
-from stream_models.online.scope import LEARNING_BIT, TARGET_BIT, Outcome
+from stream_models.online.outcome import LEARNING_BIT, TARGET_BIT, Outcome
 from stream_models.skill.molchan import GAIN_AT, Timeline, area_skill, brier_skill, gain_at, molchan
 from stream_models.skill.molchan import reliability as reliability_table
 from stream_models.skill.progressive import roc_auc

@@ -17,8 +17,9 @@ same id and downstream de-duplication holds.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 STATES = ("a", "b", "c", "d")
@@ -38,8 +39,29 @@ def alert_id(zone: str, kind: str, state: str, event_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class Episode:
+    """An alert episode: when it opened, the highest state it alerted, its peak forecast,
+    and (once an all-clear closed it) when it ended."""
+
+    start: float
+    state: State
+    peak_probability: float
+    peak_t: float
+    end: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return (self.peak_t if self.end is None else self.end) - self.start
+
+
+@dataclass(frozen=True)
 class Transition:
-    """A state change that operators must hear about."""
+    """A state change that operators must hear about.
+
+    A raise's ``probability`` is the forecast that raised it; an all-clear's is the
+    forecast standing when the episode closed (NaN when none stands: the last one
+    expired) and its ``previous_state`` the highest state the episode alerted.
+    """
 
     alert_id: str
     kind: AlertKind
@@ -49,6 +71,7 @@ class Transition:
     probability: float
     t: float
     event_id: str
+    episode: Episode | None = None
 
 
 # what `backtest --alerts-per-week 1` recommends for the mine-wide scope on that year: its
@@ -103,7 +126,14 @@ class HazardTracker:
     ([], 'd')
     >>> h.update(0.1, 40, "e6"), [(t.kind, t.t) for t in h.tick(700)]   # at 40 + 600
     ([], [('all-clear', 640)])
-    >>> h.update(0.9, 1000, "e7")[0].kind, h.tick(1000 + 8 * 3600), h.state   # expired
+    >>> ep = h.update(0.9, 650, "e7")[0].episode   # a new episode: it opens at its raise
+    >>> ep.start, ep.peak_probability, ep.state
+    (650, 0.9, 'd')
+    >>> h.update(0.1, 660, "e8"); clear = h.tick(2000)[0]   # all-clear: what it closes
+    []
+    >>> clear.previous_state, clear.state, clear.probability, clear.episode.duration_s
+    ('d', 'a', 0.1, 610)
+    >>> h.update(0.9, 3000, "e9")[0].kind, h.tick(3000 + 8 * 3600), h.state   # expired
     ('raise', [], 'a')
     """
 
@@ -114,7 +144,9 @@ class HazardTracker:
         self.episode_level = 0  # highest level alerted in the open episode; 0: no episode
         self.below_since: float | None = None  # when the open episode fell below alert_state
         self.t_last: float | None = None  # time of the last forecast
+        self.p_last = math.nan  # ... its probability
         self.last_event = ""  # the event it was made at
+        self.episode: Episode | None = None  # the open episode
 
     @property
     def state(self) -> State:
@@ -125,14 +157,19 @@ class HazardTracker:
         out = self.tick(t)
         pol = self.policy
         previous = self.level
-        self.t_last, self.last_event = t, event_id
+        self.t_last, self.p_last, self.last_event = t, p, event_id
         self.level = max(self.level, pol.level_of(p))
         while self.level > 0 and p < pol.thresholds[self.level - 1] * (1 - pol.hysteresis):
             self.level -= 1
+        ep = self.episode
+        if ep is not None and p > ep.peak_probability:
+            self.episode = ep = replace(ep, peak_probability=p, peak_t=t)
         if self.level >= STATES.index(pol.alert_state):
             self.below_since = None
             if self.level > self.episode_level:
                 self.episode_level = self.level
+                self.episode = replace(ep, state=self.state) if ep else Episode(
+                    t, self.state, p, t)
                 out.append(self._transition("raise", previous, p, t, event_id))
         elif self.episode_level and self.below_since is None:
             self.below_since = t
@@ -154,9 +191,14 @@ class HazardTracker:
         if (self.episode_level and self.below_since is not None
                 and self.below_since + pol.cooldown_s <= clock):
             at = self.below_since + pol.cooldown_s
-            self.episode_level, self.below_since = 0, None
-            out.append(self._transition("all-clear", self.level, 0.0, at,
+            standing = (self.p_last if self.t_last is not None
+                        and at < self.t_last + pol.horizon_s else math.nan)
+            closes = self.episode_level
+            if self.episode is not None:
+                self.episode = replace(self.episode, end=at)
+            out.append(self._transition("all-clear", closes, standing, at,
                                         f"{self.last_event}+{at:.0f}"))
+            self.episode_level, self.below_since, self.episode = 0, None, None
         return out
 
     def _transition(
@@ -164,7 +206,7 @@ class HazardTracker:
     ) -> Transition:
         return Transition(
             alert_id(self.zone, kind, self.state, trigger), kind, self.zone, self.state,
-            STATES[previous], p, t, trigger,  # type: ignore[arg-type]
+            STATES[previous], p, t, trigger, self.episode,  # type: ignore[arg-type]
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -175,7 +217,9 @@ class HazardTracker:
             "episode_level": self.episode_level,
             "below_since": self.below_since,
             "t_last": self.t_last,
+            "p_last": self.p_last,
             "last_event": self.last_event,
+            "episode": None if self.episode is None else asdict(self.episode),
         }
 
     @classmethod
@@ -186,4 +230,6 @@ class HazardTracker:
         h.level, h.episode_level = int(state["level"]), int(state["episode_level"])
         h.below_since = state["below_since"]
         h.t_last, h.last_event = state["t_last"], str(state["last_event"])
+        h.p_last = float(state["p_last"])
+        h.episode = None if state["episode"] is None else Episode(**state["episode"])
         return h

@@ -86,21 +86,6 @@ class RiverModel:
         self.regression.offset = offset
         self.classifier.learn_one(dict(x), y)
 
-    def contributions(self, x: Mapping[str, float], raw: Mapping[str, float] | None = None,
-                      top: int = 5) -> list[dict[str, float | str]]:
-        """The inputs that pushed the probability up most: weight x standardised value;
-        ``raw`` gives the values to report (the unscaled inputs), default ``x``."""
-        scaler, lr = self.classifier["StandardScaler"], self.regression
-        z = scaler.transform_one(dict(x))
-        shown = raw if raw is not None else x
-        parts = [(name, lr.weights.get(name, 0.0) * v) for name, v in z.items()]
-        parts.sort(key=lambda kv: kv[1], reverse=True)
-        return [
-            {"feature": name, "value": float(shown[name]), "contribution": round(float(c), 4)}
-            for name, c in parts[:top]
-            if c > 0
-        ]
-
     def to_state(self) -> dict[str, Any]:
         """The scaler's and the regression's numbers as arrays over the inputs seen, in the
         order they were first seen (the order the sums are taken in)."""

@@ -28,14 +28,10 @@ from typing import Any
 from stream_models.fusion.hazard import Transition
 from stream_models.learners.sequence import SequenceModel
 from stream_models.online import scope_jobs
+from stream_models.online.outcome import DuplicateEventError, LateEventError, Outcome
 from stream_models.online.policies import MonitorPolicy, RetrainPolicy, ScopeKind
 from stream_models.online.schedule import Decision, Job, JobResult
-from stream_models.online.scope import (
-    DuplicateEventError,
-    LateEventError,
-    Outcome,
-    ScopeMonitor,
-)
+from stream_models.online.scope import ScopeMonitor
 from stream_models.wire import Event
 
 RunJob = Callable[[Job], JobResult]

@@ -8,16 +8,19 @@ serialised once, where it is built.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from stream_models.fusion.hazard import Transition
-from stream_models.online.scope import Outcome
+from stream_models.online.outcome import Outcome
+from stream_models.online.reasons import alert_text
 from stream_models.wire import dumps, utc_text
 
 # /3: the window features ride inside the risk record (gits.features is gone)
 # /4: every expert's own-fit flag; the mixture's weights; versions of the scope's own models
 RISK_SCHEMA = "seismowatch.risk/4"
-ALERT_SCHEMA = "seismowatch.alert/3"  # /3: all-clears name the time the episode closed
+# /3: all-clears name the time the episode closed; /4: text, reasons, episode, local_time
+ALERT_SCHEMA = "seismowatch.alert/4"
 
 
 def risk_record(outcome: Outcome) -> bytes:
@@ -33,22 +36,41 @@ def risk_record(outcome: Outcome) -> bytes:
     })
 
 
-def alert_record(
-    tr: Transition, outcome: Outcome | None, top_features: list[dict[str, Any]],
-    emitted_at: str,
-) -> dict[str, Any]:
+def alert_record(tr: Transition, outcome: Outcome | None, emitted_at: str,
+                 utc_offset_s: float = 0.0, horizon_s: float = 8 * 3600.0) -> dict[str, Any]:
     """An operator alert; ``alert_id`` is stable for the same zone, kind, state and trigger.
 
-    A raise carries the event that triggered it; an all-clear that the stream's
-    clock brought (no event of the zone) carries none.
+    ``text`` is the line an operator reads; ``reasons`` (a raise: what moved the
+    forecast) and ``episode`` (when it opened, its peak, and for an all-clear when it
+    closed) carry the same in fields. A raise carries the event that triggered it; an
+    all-clear that the stream's clock brought (no event of the zone) carries none.
     """
+    reasons = outcome.reasons if outcome is not None and tr.kind == "raise" else []
+    ep = tr.episode
     return {
         "schema": ALERT_SCHEMA, "alert_id": tr.alert_id, "kind": tr.kind, "zone": tr.zone,
         "state": tr.state, "previous_state": tr.previous_state, "probability": tr.probability,
-        "time": utc_text(tr.t), "trigger": tr.event_id, "top_features": top_features,
+        "time": utc_text(tr.t), "local_time": local_text(tr.t, utc_offset_s),
+        "trigger": tr.event_id, "text": alert_text(tr, reasons, utc_offset_s, horizon_s),
+        "reasons": [r.to_dict() for r in reasons],
+        "episode": None if ep is None else {
+            "start": utc_text(ep.start), "state": ep.state,
+            "peak_probability": ep.peak_probability, "peak_time": utc_text(ep.peak_t),
+            "end": None if ep.end is None else utc_text(ep.end), "duration_s": ep.duration_s,
+        },
         "model_version": outcome.model_version if outcome else None,
         "lstm_version": outcome.lstm_version if outcome else None,
         "components": outcome.components if outcome else None,
         "event": outcome.event.to_dict() if outcome else None,
         "emitted_at": emitted_at,
     }
+
+
+def local_text(t: float, utc_offset_s: float) -> str:
+    """ISO 8601 in the mine's local time, with its offset.
+
+    >>> local_text(0.0, 7 * 3600)
+    '1970-01-01T07:00:00+07:00'
+    """
+    tz = timezone(timedelta(seconds=utc_offset_s))
+    return datetime.fromtimestamp(t, tz).isoformat(timespec="seconds")

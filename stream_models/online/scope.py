@@ -24,7 +24,7 @@ a worker on any host resumes it exactly from the changelog.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,7 @@ from stream_models.features.inputs import (
 from stream_models.features.rolling import ZoneFeatures
 from stream_models.fusion.calibration import AlertCalibrator
 from stream_models.fusion.counts import FUSED, clip_z, log_count, probability
-from stream_models.fusion.hazard import HazardTracker, State, Transition
+from stream_models.fusion.hazard import HazardTracker, Transition
 from stream_models.fusion.mixture import Mixture
 from stream_models.learners.baselines import Baselines, WeekCounter
 from stream_models.learners.river_model import RiverModel
@@ -48,8 +48,16 @@ from stream_models.mathutil import P_CLIP, logit
 from stream_models.online.experts import ANCHOR, CALIBRATED, COMPONENTS, EXPERTS, PRIOR
 from stream_models.online.history import ScopeHistory
 from stream_models.online.labels import DelayedLabeler, RecentKeys, example_key
+from stream_models.online.outcome import (
+    LEARNING_BIT,
+    TARGET_BIT,
+    DuplicateEventError,
+    LateEventError,
+    Outcome,
+)
 from stream_models.online.payload import PAYLOAD, SHIFT_KEYS
 from stream_models.online.policies import MonitorPolicy, RetrainPolicy, ScopeKind
+from stream_models.online.reasons import LargeEvents, Reason, why_risk_rose
 from stream_models.online.schedule import RetrainSchedule
 from stream_models.online.scope_state import restore_scope, scope_state
 from stream_models.seismology.background import Driver
@@ -58,55 +66,6 @@ from stream_models.seismology.gr import log_tail
 from stream_models.seismology.reference import LEARNING_SAMPLE, Reference, learning_target
 from stream_models.skill.progressive import ProgressiveScore
 from stream_models.wire import Event, utc_text
-
-TARGET_BIT, LEARNING_BIT = 0, 1  # label bits: the alert target, the learning target
-
-
-class DuplicateEventError(ValueError):
-    """The scope already applied an event with this id (a re-delivery or a re-export):
-    applying it twice would count its energy and labels twice; nothing changes."""
-
-
-class LateEventError(ValueError):
-    """An event too far behind its scope's clock to be scored; the scope's state is untouched.
-
-    Scoring it would put it in windows and labels that have already moved on, and
-    a whole past period replayed into live topics would pile up examples that
-    never mature. The worker dead-letters it with this message.
-    """
-
-
-@dataclass
-class Outcome:
-    """What one event produced in one scope: its features, its forecasts, its alerts."""
-
-    event: Event  # zone: the scope's name
-    features: dict[str, float]
-    inputs: dict[str, float]  # the model inputs, unscaled
-    scaled: dict[str, float]  # ... as z-scores against the scope's history: what River learns
-    probability: float  # the fused risk: what the hazard state follows
-    state: State
-    warming_up: bool
-    transitions: list[Transition]
-    learned: np.ndarray  # examples whose labels were released before this event
-    components: dict[str, float]  # every expert's and the fused probability (alert target)
-    learning: dict[str, float]  # every expert's log expected count (learning target)
-    weights: dict[str, float]  # the mixture's weights
-    versions: dict[str, str | None]  # river, lstm, etas: the model that scored
-    own_fit: dict[str, bool]  # which experts forecast with a fit of their own
-    reasons: dict[str, float] = field(default_factory=dict)  # what the alert text draws on
-
-    @property
-    def model_version(self) -> str:
-        return str(self.versions["river"])
-
-    @property
-    def lstm_version(self) -> str | None:
-        return self.versions["lstm"]
-
-    @property
-    def etas_version(self) -> str | None:
-        return self.versions["etas"]
 
 
 class ScopeMonitor:
@@ -173,6 +132,8 @@ class ScopeMonitor:
         self.events = 0
         self.n_above = 0  # events at or above the reference completeness: ETAS' data
         self.own = dict.fromkeys(EXPERTS, 0)  # events each expert scored with its own fit
+        self.large = LargeEvents()  # the recent events whose aftershocks a raise may name
+        self.why = ""  # the open alert episode's reasons, in words
         self.applied = RecentKeys(max(pol.horizon_s, min(pol.max_lateness_s, 7 * 86400.0)))
 
     # -- clock ----------------------------------------------------------------------
@@ -190,7 +151,14 @@ class ScopeMonitor:
     def advance(self, clock: float) -> list[Transition]:
         """Let event time pass up to ``clock`` with no event: the forecast expires and a
         cooled alert episode closes, at times fixed by the scope's own events."""
-        return self.hazard.tick(clock)
+        transitions = self.hazard.tick(clock)
+        self._note(transitions, [])
+        return transitions
+
+    def _note(self, transitions: list[Transition], reasons: list[Reason]) -> None:
+        """Keep the open episode's reasons (what the metrics show until its all-clear)."""
+        for tr in transitions:
+            self.why = "; ".join(r.text for r in reasons) if tr.kind == "raise" else ""
 
     def event_time(self, event: Event) -> float:
         """The time ``event`` counts at: the scope's clock never goes back.
@@ -210,7 +178,7 @@ class ScopeMonitor:
         >>> mon.event_time(Event("c", day.replace(hour=9), 0, 0, -400, 1.0, 1.0))
         Traceback (most recent call last):
         ...
-        stream_models.online.scope.LateEventError: event c at 2021-03-01T09:00:00Z is 3.0 h ...
+        stream_models.online.outcome.LateEventError: event c at 2021-03-01T09:00:00Z is 3.0 h ...
         """
         t, clock = event.timestamp, self.features.clock
         if clock is None or t >= clock:
@@ -263,6 +231,8 @@ class ScopeMonitor:
         fit = self.etas_fit
         law = fit or generic
         driver = self.driver.value(law.background.driver, t) if fit else math.nan
+        if event.energy_j >= self.learning_j:  # a source of aftershocks a raise may name
+            self.large.add(t, log_e, event.event_id, law, pol.horizon_s)
         expected_g = self.etas.expected(generic, t, pol.horizon_s)
         expected_f = self.etas.expected(fit, t, pol.horizon_s, driver) if fit else expected_g
         omori = {p: self.etas.omori_sum(60.0, p, t) for p in OMORI_P}
@@ -314,9 +284,11 @@ class ScopeMonitor:
         payload[PAYLOAD.shift] = [_finite_or_zero(features.get(k)) for k in SHIFT_KEYS]
         self.labeler.add(t, key, payload)
         self.events += 1
-        reasons = {"expected_generic": expected_g, "expected": expected_f,
-                   "last_target_t": self.last_target_t or math.nan,
-                   "last_target_e": self.last_target_e}
+        reasons = why_risk_rose(
+            components, self.mixture.weights(), features,
+            self.large.dominant(law, t, pol.horizon_s, expected_f), t, pol.utc_offset_s,
+        ) if any(tr.kind == "raise" for tr in transitions) else []
+        self._note(transitions, reasons)
         return Outcome(
             event, features, x, zx, fused, self.hazard.state, warming, transitions, learned,
             components, {e: log_count(p) for e, p in {**learning_p, FUSED: fused_l}.items()},

@@ -21,12 +21,13 @@ from stream_models.fusion.mixture import Mixture
 from stream_models.learners.river_model import RiverModel
 from stream_models.learners.sequence import InputScale, SequenceModel
 from stream_models.online.labels import DelayedLabeler, RecentKeys
+from stream_models.online.reasons import LargeEvents
 from stream_models.seismology.background import Driver
 from stream_models.seismology.etas import EtasParams, EtasState
 from stream_models.seismology.reference import Reference
 from stream_models.skill.progressive import ProgressiveScore
 
-STATE_FORMAT = "seismowatch.scope/1"
+STATE_FORMAT = "seismowatch.scope/2"  # /2: alert episodes and their reasons
 
 
 def scope_state(mon: Any) -> dict[str, Any]:
@@ -55,6 +56,7 @@ def scope_state(mon: Any) -> dict[str, Any]:
         "sample": None if mon.sample is None else np.array(mon.sample),
         "reference": None if mon.reference is None else asdict(mon.reference),
         "t_first": mon.t_first, "prev_t": mon.prev_t, "applied": mon.applied.to_state(),
+        "large": mon.large.to_state(), "why": mon.why,
     }
 
 
@@ -109,3 +111,5 @@ def restore_scope(mon: Any, state: dict[str, Any]) -> None:
     mon.t_first, mon.prev_t = state["t_first"], state["prev_t"]
     mon.week.thresholds_j = (mon.policy.target_energy_j, mon.learning_j)
     mon.applied = RecentKeys.from_state(state["applied"])
+    mon.large = LargeEvents.from_state(state["large"])
+    mon.why = str(state["why"])

@@ -28,9 +28,9 @@ from stream_models.mathutil import logit
 from stream_models.online.experts import ANCHOR, EXPERTS
 from stream_models.online.labels import example_key
 from stream_models.online.orchestrator import Orchestrator
+from stream_models.online.outcome import LEARNING_BIT, Outcome
 from stream_models.online.payload import PAYLOAD
 from stream_models.online.policies import MonitorPolicy, TrainConfig
-from stream_models.online.scope import LEARNING_BIT, Outcome
 from stream_models.retraining.judge import Judge
 from stream_models.retraining.sequences import LabelledSequence, time_split
 from stream_models.wire import Event

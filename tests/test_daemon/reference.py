@@ -7,8 +7,8 @@ from pathlib import Path
 
 from config.settings import load_settings
 from stream_models.online.orchestrator import Orchestrator
+from stream_models.online.outcome import Outcome
 from stream_models.online.records import risk_record
-from stream_models.online.scope import Outcome
 from stream_models.retraining.jobs import run_job
 from stream_models.retraining.registry import base_lstm
 from stream_models.wire import Event

@@ -100,11 +100,14 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
     assert any(r["kind"] == "raise" for r in records)
     assert len(ids) == len(set(ids))
     for r in records:
-        assert r["state"] in "abcd" and 0 <= r["probability"] <= 1
+        assert r["state"] in "abcd" and r["text"].startswith(r["zone"])
         if r["event"] is not None:  # an all-clear the clock brought names no event
             assert (r["event"]["event_id"], r["zone"]) in want_risk
         if r["kind"] == "raise":
-            assert r["top_features"] and r["state"] in ("c", "d")
+            assert r["reasons"] and r["state"] in ("c", "d") and 0 <= r["probability"] <= 1
+            assert all(reason["text"] in r["text"] for reason in r["reasons"])
+        else:  # the forecast standing when it closed: none once it expired
+            assert r["probability"] is None or 0 <= r["probability"] <= 1
     log_ids = [
         loads(line)["alert_id"]
         for line in (Path(env["SEISMOWATCH_STATE_DIR"]) / "alerts.jsonl").read_text().splitlines()

@@ -37,6 +37,7 @@ from stream_models.learners.sequence import InputScale
 from stream_models.online.history import ScopeHistory
 from stream_models.online.labels import DelayedLabeler, RecentKeys
 from stream_models.online.policies import MonitorPolicy, RetrainPolicy
+from stream_models.online.reasons import LargeEvents
 from stream_models.online.schedule import RetrainSchedule
 from stream_models.online.scope import ScopeMonitor
 from stream_models.online.scope_state import STATE_FORMAT
@@ -106,8 +107,13 @@ CASES: dict[str, Case] = {
         lambda: HazardTracker("z", HazardPolicy((0.1, 0.3, 0.6), cooldown_s=900,
                                                 horizon_s=3600)),
         lambda o: o.to_state(), HazardTracker.from_state,
-        lambda o, i, r: [t.alert_id for t in o.update(float(r.uniform(0, 0.8)), i * 600.0,
-                                                      f"e{i}")]),
+        lambda o, i, r: [(t.alert_id, t.probability, t.episode)
+                         for t in o.update(float(r.uniform(0, 0.8)), i * 600.0, f"e{i}")]),
+    "LargeEvents": Case(
+        lambda: LargeEvents(size=3), lambda o: o.to_state(), LargeEvents.from_state,
+        lambda o, i, r: (o.add(i * 600.0, float(r.uniform(2, 5)), f"e{i}", generic_law(1.0),
+                               3600.0),
+                         o.dominant(generic_law(1.0), i * 600.0, 3600.0, 1.0))[1]),
     "EtasState": Case(
         EtasState, lambda o: o.to_state(), EtasState.from_state,
         lambda o, i, r: (o.add(i * 600.0, float(r.uniform(0, 4))),
@@ -243,7 +249,8 @@ def test_every_stateful_class_of_a_scope_is_under_contract() -> None:
                "baselines": "Baselines", "experts": "Baselines", "river": "RiverModel",
                "scale": "InputScale", "mixture": "Mixture",
                "calibrator": "AlertCalibrator", "history": "ScopeHistory",
-               "schedule": "RetrainSchedule", "applied": "RecentKeys"}
+               "schedule": "RetrainSchedule", "applied": "RecentKeys",
+               "large": "LargeEvents"}
     state = _scope().to_state()
     assert state["format"] == STATE_FORMAT
     parts = {k for k, v in state.items() if isinstance(v, dict) and k not in

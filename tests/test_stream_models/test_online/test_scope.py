@@ -12,9 +12,10 @@ import pytest
 
 from replay.read import read_events
 from stream_models.online.experts import COMPONENTS, EXPERTS
+from stream_models.online.outcome import DuplicateEventError, LateEventError
 from stream_models.online.policies import MonitorPolicy, RetrainPolicy
 from stream_models.online.records import risk_record
-from stream_models.online.scope import DuplicateEventError, LateEventError, ScopeMonitor
+from stream_models.online.scope import ScopeMonitor
 from stream_models.packing import nbytes, pack, unpack
 from stream_models.retraining.registry import base_lstm
 from tests.fixtures import EATON, EATON_MAP, synth_file
