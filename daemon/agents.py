@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import faust
+from mode import CrashingSupervisor
 
 from config.settings import Settings
 from daemon.service import ScoringService
@@ -49,8 +50,12 @@ def register(app: faust.App, events: Any, mine: Any, service: ScoringService,
                 event.value, msg.topic, msg.partition, msg.offset, sent_at(msg.headers), ack
             )
 
-    app.agent(events, name="score-events")(score)
-    app.agent(mine, name="score-mine")(score)  # the mine-wide scope: every zone's events
+    # an error outside one event's scoring (a snapshot that cannot be written) stops the
+    # worker, so that it restarts from the changelog rather than hold partitions it no
+    # longer scores
+    app.agent(events, name="score-events", supervisor_strategy=CrashingSupervisor)(score)
+    app.agent(mine, name="score-mine",  # the mine-wide scope: every zone's events
+              supervisor_strategy=CrashingSupervisor)(score)
 
     rejected = app.topic(settings.topics.rejected, key_serializer="raw", value_serializer="raw")
 

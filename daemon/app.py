@@ -60,6 +60,12 @@ class FaustOutputs:
             self._producer = await self.app.maybe_start_producer()
         await self._producer.send(topic, key, value, None, None, headers)
 
+    async def deliver(self, topic: str, key: bytes, value: bytes) -> tuple[int, int]:
+        if self._producer is None:
+            self._producer = await self.app.maybe_start_producer()
+        meta = await (await self._producer.send(topic, key, value, None, None, None))
+        return int(meta.partition), int(meta.offset)
+
     async def flush(self) -> None:
         await self.app.producer.flush()
 
@@ -81,8 +87,10 @@ def create_app(
     metrics: WorkerMetrics,
     fetch_range: Any,
 ) -> Worker:
-    """Build the app; on the embedded broker, install the end-offsets compatibility layer."""
+    """Build the app; rewind partitions Faust's seek leaves past undelivered records; on the
+    embedded broker, install the end-offsets compatibility layer."""
     options: dict[str, Any] = {}
+    compat.install_rewind([settings.topics.events, settings.topics.mine])
     if embedded_cluster:
         compat.install(aio_client_config(settings, bootstrap))
         options.update(

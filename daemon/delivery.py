@@ -14,8 +14,10 @@ _GAP_TRIES = (0.5, 1.0, 2.0)  # seconds between re-reads of offsets Kafka did no
 
 Ack = Callable[[], Awaitable[Any]]
 TP = tuple[str, int]  # (topic, partition)
-# (topic, partition, start, end) -> [(offset, value, sent_at)] for offsets in [start, end)
-FetchRange = Callable[[str, int, int, int], Awaitable[list[tuple[int, bytes, float | None]]]]
+# (topic, partition, start, end) -> [(offset, value, sent_at)] for offsets in [start, end);
+# end None: up to the partition's log end, whatever is there
+FetchRange = Callable[[str, int, int, int | None],
+                      Awaitable[list[tuple[int, bytes, float | None]]]]
 
 
 class Outputs(Protocol):
@@ -23,6 +25,10 @@ class Outputs(Protocol):
 
     async def send(self, topic: str, key: bytes, value: bytes,
                    headers: list[tuple[str, bytes]] | None = None) -> None: ...
+
+    async def deliver(self, topic: str, key: bytes, value: bytes) -> tuple[int, int]:
+        """Send and wait until the broker has it: its (partition, offset)."""
+        ...
 
     async def flush(self) -> None: ...
 

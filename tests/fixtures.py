@@ -144,9 +144,11 @@ def worker_env(topic_env: dict[str, str], bootstrap: str, **extra: str) -> dict[
     }
 
 
-def start_worker(env: dict[str, str], log: Path, config: Path | None = None) -> subprocess.Popen:  # type: ignore[type-arg]
+def start_worker(  # type: ignore[type-arg]
+    env: dict[str, str], log: Path, config: Path | None = None, *extra: str
+) -> subprocess.Popen:
     """A real ``seismowatch worker`` process, its output in ``log``."""
-    args = [sys.executable, "-m", "daemon", "worker"]
+    args = [sys.executable, "-m", "daemon", "worker", *extra]
     if config is not None:
         args += ["--config", str(config)]
     fh = log.open("ab")

@@ -84,9 +84,10 @@ async def iter_alerts(
 
 
 def range_fetcher(settings: Settings, bootstrap: str) -> Any:
-    """``fetch_range`` for :class:`~daemon.service.ScoringService`: read offsets [start, end)."""
+    """``fetch_range`` for :class:`~daemon.service.ScoringService`: read offsets [start, end)
+    (``end`` None: to the partition's true end)."""
     async def fetch_range(
-        topic: str, partition: int, start: int, end: int
+        topic: str, partition: int, start: int, end: int | None
     ) -> list[tuple[int, bytes, float | None]]:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -96,6 +97,9 @@ def range_fetcher(settings: Settings, bootstrap: str) -> Any:
         await consumer.start()
         out: list[tuple[int, bytes, float | None]] = []
         try:
+            if end is None:  # to the true log end; from the first offset the log still has
+                end = (await log_end_offsets(options, [tp]))[tp]
+                start = max(start, (await consumer.beginning_offsets([tp]))[tp])
             consumer.assign([tp])
             consumer.seek(tp, start)
             deadline = time.monotonic() + _METADATA_WAIT_S

@@ -102,8 +102,7 @@ class RiverModel:
             "means": col(scaler.means), "vars": col(scaler.vars),
             "weight_names": list(lr._weights), "weights": np.array(list(lr._weights.values())),
             "intercept": float(lr.intercept), "adam_t": int(adam.n_iterations),
-            "adam_m": np.array([adam.m[n] for n in lr._weights]),
-            "adam_v": np.array([adam.v[n] for n in lr._weights]),
+            "adam_m": _moments(adam.m, lr._weights), "adam_v": _moments(adam.v, lr._weights),
         }
 
     @classmethod
@@ -115,12 +114,19 @@ class RiverModel:
         scaler.means = defaultdict(float, zip(names, map(float, state["means"]), strict=True))
         scaler.vars = defaultdict(float, zip(names, map(float, state["vars"]), strict=True))
         wn = [str(n) for n in state["weight_names"]]
-        lr._weights = VectorDict(dict(zip(wn, map(float, state["weights"]), strict=True)),
-                                 lr.initializer)
+        # as River builds them: weights with no initializer (a forecast adds no key),
+        # Adam's moments only once it has stepped
+        lr._weights = VectorDict(dict(zip(wn, map(float, state["weights"]), strict=True)))
         lr.intercept = float(state["intercept"])
         adam = lr.optimizer
         adam.n_iterations = int(state["adam_t"])
-        adam.m = VectorDict(dict(zip(wn, map(float, state["adam_m"]), strict=True)))
-        adam.v = VectorDict(dict(zip(wn, map(float, state["adam_v"]), strict=True)))
+        if adam.n_iterations:
+            adam.m = VectorDict(dict(zip(wn, map(float, state["adam_m"]), strict=True)))
+            adam.v = VectorDict(dict(zip(wn, map(float, state["adam_v"]), strict=True)))
         m.n_learned, m.n_positive = int(state["n_learned"]), int(state["n_positive"])
         return m
+
+
+def _moments(m: Any, names: Any) -> np.ndarray:
+    """Adam's moment of each weight (0 before its first step)."""
+    return np.array([float(m[n]) if m is not None and n in m else 0.0 for n in names])

@@ -4,7 +4,7 @@ Both kinds hold back the newest ``validation_fraction`` of what the job carries:
 
 * **ETAS**: fitted on the older part of the window; its log-likelihood on the
   newest part is compared with that of the law scoring now (the generic law
-  before any fit), both counted above the candidate's Mc. If it is not worse,
+  before any fit), both counted above the candidate's Mc. If it is higher,
   the same fit is redone on the whole window and that is what is promoted: the
   slice chooses the procedure, the full window gives the numbers.
 * **LSTM**: the model scoring now (the pretrained base, or the scope's last

@@ -14,7 +14,7 @@ from daemon.service import ScoringService
 from daemon.state_table import TableStore
 from tests.test_daemon.conftest import MINE_TOML
 
-EVENTS, MINE = "gits.events", "gits.events.mine"
+EVENTS, MINE, ALERTS = "gits.events", "gits.events.mine", "gits.alerts"
 
 
 class Outputs:
@@ -25,6 +25,14 @@ class Outputs:
     async def send(self, topic: str, key: bytes, value: bytes,
                    headers: list[tuple[str, bytes]] | None = None) -> None:
         self.sent.append((topic, key, value))
+
+    async def deliver(self, topic: str, key: bytes, value: bytes) -> tuple[int, int]:
+        """One partition per topic: the offset is the record's place among the topic's."""
+        await self.send(topic, key, value)
+        return 0, len(self.on(topic)) - 1
+
+    def on(self, topic: str) -> list[bytes]:
+        return [v for t, _, v in self.sent if t == topic]
 
     async def flush(self) -> None:
         self.flushes += 1
@@ -64,15 +72,22 @@ class _Logged(dict):  # type: ignore[type-arg]
 
 
 def _service(tmp_path: Path, tables: Tables, wire: list[bytes], fetched: list[int] | None = None,
-             short: int = 0, executor: Any = None, **overrides: Any
-             ) -> tuple[ScoringService, Outputs, list]:  # type: ignore[type-arg]
+             short: int = 0, executor: Any = None, alerts: Outputs | None = None,
+             **overrides: Any) -> tuple[ScoringService, Outputs, list]:  # type: ignore[type-arg]
+    """A service over ``tables``; its gap re-reads come from ``wire``, its alert read-backs
+    from ``alerts``' alerts topic (another service's outputs: a run before a crash), else
+    its own."""
     settings = load_settings(MINE_TOML, state_dir=tmp_path,
                              **{"worker.snapshot_every": 10, "lstm.enabled": False,
                                 "etas.enabled": False, **overrides})
     outputs, paused = Outputs(), []
     reads = {"n": 0}
 
-    async def fetch_range(topic: str, partition: int, start: int, end: int) -> list:  # type: ignore[type-arg]
+    async def fetch_range(topic: str, partition: int, start: int, end: int | None) -> list:  # type: ignore[type-arg]
+        if topic == ALERTS:
+            log = (alerts or outputs).on(ALERTS)
+            return [(o, log[o], None) for o in range(start, len(log))]
+        assert end is not None
         reads["n"] += 1
         if fetched is not None:
             fetched.extend(range(start, end))

@@ -15,6 +15,7 @@ import pytest
 from daemon.service import ScoringService
 from stream_models.wire import Event, utc_text
 from tests.test_daemon.harness import (
+    ALERTS,
     EVENTS,
     MINE,
     Outputs,
@@ -302,3 +303,35 @@ def test_an_alert_sent_before_a_crash_is_not_sent_again(
     first_ids = [json.loads(v)["alert_id"] for t, _, v in out1.sent if t == "gits.alerts"]
     again = [json.loads(v)["alert_id"] for t, _, v in out2.sent if t == "gits.alerts"]
     assert first_ids and not set(first_ids) & set(again)
+
+
+def test_an_alert_delivered_just_before_a_crash_kept_its_id_from_the_store_is_not_resent(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    """The window at-least-once leaves: an alert reached Kafka, the worker died before
+    the write of its id reached the changelog. The restarted worker reads the scope's
+    alerts after the last stored one back from the topic and does not send it again."""
+    a = [e for e in mine_events if e.zone == "lava-1"][:15]
+    wire = [e.to_wire() for e in a]
+    low = {"alerts.thresholds": (0.0001, 0.0002, 0.0003), "alerts.hysteresis": 0.2,
+           "alerts.min_examples": 0, "alerts.min_positives": 0, "worker.snapshot_every": 1000}
+    tables = Tables()
+
+    async def run() -> tuple[Outputs, Outputs, int]:
+        first, out1, _ = _service(tmp_path / "a", tables, wire, **low)
+        for off in range(15):
+            await first.handle(wire[off], EVENTS, 0, off, None, _noack)
+        sent_writes = [i for i, (k, _) in enumerate(tables.log) if k.endswith(b"\x00sent")]
+        assert len(sent_writes) >= 2
+        lost = sent_writes[-1]  # the last alert's id never reached the changelog
+        second, out2, _ = _service(tmp_path / "b", tables.prefix(lost), wire, alerts=out1,
+                                   **low)
+        for off in range(15):
+            await second.handle(wire[off], EVENTS, 0, off, None, _noack)
+        return out1, out2, len(sent_writes)
+
+    out1, out2, n_sent = asyncio.run(run())
+    first_ids = [json.loads(v)["alert_id"] for v in out1.on(ALERTS)]
+    again = [json.loads(v)["alert_id"] for v in out2.on(ALERTS)]
+    assert len(first_ids) == n_sent
+    assert not set(first_ids) & set(again)

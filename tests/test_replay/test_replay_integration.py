@@ -120,12 +120,16 @@ def _wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _checkpoint_acked(state: Path) -> int:
+def _checkpoint_indexes(state: Path) -> set[int]:
     files = list((state / "replay").glob("*.json"))
     if not files:
-        return 0
+        return set()
     body = json.loads(files[0].read_text())
-    return int(body["next_index"]) + len(body["acked_after"])
+    return set(range(int(body["next_index"]))) | set(body["acked_after"])
+
+
+def _checkpoint_acked(state: Path) -> int:
+    return len(_checkpoint_indexes(state))
 
 
 def test_broker_killed_mid_replay_resumes_without_loss(
@@ -134,7 +138,8 @@ def test_broker_killed_mid_replay_resumes_without_loss(
     settings = load_settings()
     port = free_port()
     path = synth_file(tmp_path / "month.csv", days=30)
-    expected = {e.event_id for e in read_events(path, timezone=TZ).events}
+    in_order = [e.event_id for e in read_events(path, timezone=TZ).events]
+    expected = set(in_order)
     first = EmbeddedBroker(port=port).start()
     ensure_topics(settings, first.bootstrap)
     speed = str(30 * 86400 / 25)  # the month in ~25 s of wall time
@@ -153,7 +158,7 @@ def test_broker_killed_mid_replay_resumes_without_loss(
         _wait_for(lambda: _checkpoint_acked(state) > 60, what="first acknowledged events")
         proc.send_signal(signal.SIGSTOP)  # freeze the producer, drain what the broker holds
         before = consume_all(first.bootstrap, "gits.events", idle_s=2.0)
-        acked_at_kill = _checkpoint_acked(state)
+        acked_at_kill = {in_order[i] for i in _checkpoint_indexes(state)}
         first.process.kill()  # the outage: all in-memory data is gone with it
         first.process.wait()
         proc.send_signal(signal.SIGCONT)
@@ -163,7 +168,7 @@ def test_broker_killed_mid_replay_resumes_without_loss(
         out, _ = proc.communicate(timeout=180)
         assert proc.returncode == 0, out
         assert "Kafka unavailable" in out and "Kafka reachable again" in out, out
-        assert acked_at_kill < len(expected)
+        assert len(acked_at_kill) < len(expected)
         after = consume_all(second.bootstrap, "gits.events", idle_s=3.0)
     finally:
         if proc.poll() is None:
@@ -174,7 +179,12 @@ def test_broker_killed_mid_replay_resumes_without_loss(
     ids = [e.event_id for e in _events(before)] + [e.event_id for e in _events(after)]
     assert 60 < len(before) < len(expected)
     assert set(ids) == expected  # nothing lost
-    assert len(ids) == len(set(ids))  # nothing sent twice
+    # At least once: an event the broker wrote but whose acknowledgement the frozen producer
+    # never read is sent again; one the checkpoint holds as acknowledged never is.
+    twice = {i for i in ids if ids.count(i) > 1}
+    assert not twice & acked_at_kill
+    assert all(ids.count(i) <= 2 for i in twice)
+    assert len(twice) <= len(before) - len(acked_at_kill & {e.event_id for e in _events(before)})
 
 
 def test_ctrl_c_then_rerun_resumes_from_checkpoint(
