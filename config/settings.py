@@ -26,7 +26,12 @@ from config.kafka import KafkaSettings
 from config.keys import check_environ, check_toml, nest
 from replay.limits import Limits
 from stream_models.fusion.hazard import MINE_THRESHOLDS, HazardPolicy
-from stream_models.online.policies import MonitorPolicy, RetrainPolicy, TrainConfig
+from stream_models.online.policies import (
+    MonitorPolicy,
+    ReentryPolicy,
+    RetrainPolicy,
+    TrainConfig,
+)
 
 _toml_path: ContextVar[Path | None] = ContextVar("seismowatch_toml_path", default=None)
 
@@ -92,6 +97,25 @@ class AlertSettings(BaseModel):
     def _valid_hazard_policy(self) -> AlertSettings:
         for thresholds in (self.thresholds, self.mine_thresholds):
             HazardPolicy(thresholds, self.hysteresis, self.alert_state)  # raises if inconsistent
+        return self
+
+
+class ReentrySettings(BaseModel):
+    """A zone's exclusion after a large event: when its rate is expected back to a level
+    people may work at (``factor`` x the rate just before the event)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    energy_j: float | None = Field(None, gt=0)  # events that start one (none: the alert target)
+    factor: float = Field(2.0, gt=1)
+    min_exclusion_h: float = Field(4.0, ge=0)  # the mine's fixed-time rule: never sooner
+    max_exclusion_h: float = Field(72.0, gt=0)
+    republish_h: float = Field(0.5, gt=0)  # an update this far (or a fifth of what is left)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReentrySettings:
+        if self.min_exclusion_h > self.max_exclusion_h:
+            raise ValueError("reentry.min_exclusion_h must not exceed reentry.max_exclusion_h")
         return self
 
 
@@ -217,6 +241,7 @@ class Settings(BaseSettings):
     # the scope that sees every event when zones are configured ("": none)
     mine_scope: str = "mine-wide"
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    reentry: ReentrySettings = Field(default_factory=ReentrySettings)
     input: InputSettings = Field(default_factory=InputSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     lstm: LstmSettings = Field(default_factory=LstmSettings)
@@ -271,7 +296,7 @@ class Settings(BaseSettings):
 
     def monitor_policy(self) -> MonitorPolicy:
         """The per-zone pipeline's policy: the same for the daemon and a backtest."""
-        a = self.alerts
+        a, r = self.alerts, self.reentry
         hazard = HazardPolicy(a.thresholds, a.hysteresis, a.alert_state, a.cooldown_h * 3600,
                               a.horizon_h * 3600)
         return MonitorPolicy(
@@ -286,6 +311,9 @@ class Settings(BaseSettings):
             shift_s=self.lstm.shift_h * 3600,
             max_lateness_s=a.max_lateness_h * 3600,
             utc_offset_s=self.utc_offset_s,
+            reentry=ReentryPolicy(r.energy_j or a.target_energy_j, r.factor,
+                                  r.min_exclusion_h * 3600, r.max_exclusion_h * 3600,
+                                  r.republish_h * 3600),
         )
 
     def retrain_policy(self) -> RetrainPolicy:

@@ -259,7 +259,7 @@ def dangerous_events(settings: Settings, path: Path, records: list[dict[str, Any
         spans = episodes.setdefault(r["zone"], [])
         if r["kind"] == "raise" and (not spans or spans[-1][1] < t):
             spans.append([t, float("inf")])
-        elif r["kind"] != "raise" and spans:
+        elif r["kind"] == "all-clear" and spans:
             spans[-1][1] = min(spans[-1][1], t)
     out = []
     for e in events:

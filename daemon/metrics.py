@@ -28,7 +28,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
-from stream_models.fusion.hazard import STATES, Episode
+from stream_models.fusion.hazard import STATES, Episode, ReentryNotice
 from stream_models.online.outcome import Outcome
 from stream_models.online.schedule import Decision
 from stream_models.wire import utc_text
@@ -78,6 +78,8 @@ class ZoneSnapshot:
     state: str | None = None  # its hazard state now (a forecast expires with no event)
     episode: Episode | None = None  # its open alert episode
     why: str = ""  # ... and the reasons of its last raise, in words
+    reentry: ReentryNotice | None = None  # its open exclusion after a large event
+    clock: float | None = None  # its event-time clock
 
 
 class ZoneCollector(Collector):
@@ -123,6 +125,12 @@ class ZoneCollector(Collector):
             f"{PREFIX}_alert_episode", "The zone's open alert episode: the highest state it "
             "alerted, when it opened (UTC), its peak probability and the reasons of its last "
             "raise, in words (absent when no episode is open).", labels=["zone"])
+        left = gauge("reentry_remaining_seconds", "Exclusion time left after a large event: "
+                     "from the zone's clock (event time) to its re-entry estimate (absent when "
+                     "no exclusion is open).", ["zone"])
+        reentry = gauge("reentry_timestamp_seconds", "The open exclusion's re-entry estimate "
+                        "and its 5-95 % interval (bound: estimate, low, high).",
+                        ["zone", "bound"])
         retrained = CounterMetricFamily(f"{PREFIX}_retrainings", "Retrainings of the zone's "
                                         "models by result: promoted, rejected by the gate, "
                                         "skipped (too little data).",
@@ -148,6 +156,12 @@ class ZoneCollector(Collector):
                 episode.add_metric([z.zone], {
                     "state": ep.state, "since": utc_text(ep.start),
                     "peak_probability": f"{ep.peak_probability:.2g}", "reasons": z.why})
+            if z.reentry is not None:
+                n = z.reentry
+                if z.clock is not None:
+                    left.add_metric([z.zone], max(n.at - z.clock, 0.0))
+                for bound, t in (("estimate", n.at), ("low", n.low), ("high", n.high)):
+                    reentry.add_metric([z.zone, bound], t)
             o = z.last
             if o is None:
                 continue
@@ -173,7 +187,8 @@ class ZoneCollector(Collector):
         for topic, partition in self.stopped():
             stopped.add_metric([topic, str(partition)], 1.0)
         yield from (*rolling.values(), risk, comp, weight, own, hazard, last_t, size,
-                    *scores.values(), *learning.values(), info, episode, retrained, stopped)
+                    *scores.values(), *learning.values(), info, episode, left, reentry, retrained,
+                    stopped)
 
 
 class WorkerMetrics:
@@ -217,7 +232,8 @@ class WorkerMetrics:
             buckets=_DURATION_BUCKETS_S, registry=r,
         )
         self.alerts = Counter(
-            name("alerts_total"), "Alerts sent, by zone, state and kind (raise, all-clear).",
+            name("alerts_total"), "Alerts sent, by zone, state and kind (raise, all-clear, "
+            "re-entry, re-entry reached).",
             ["zone", "state", "kind"], registry=r,
         )
         self.labels_learned = Counter(

@@ -32,7 +32,6 @@ import logging
 import threading
 import time
 import zlib
-from collections import deque
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -52,7 +51,8 @@ from daemon.delivery import (
     read_range,
 )
 from daemon.metrics import WorkerMetrics, ZoneSnapshot
-from daemon.state_table import is_scope_key, manifest_key, sent_key
+from daemon.sent_alerts import SentAlerts
+from daemon.state_table import is_scope_key, manifest_key, partition_of, sent_key
 from stream_models.fusion.hazard import Transition
 from stream_models.online.orchestrator import Orchestrator, ScopeLimitError
 from stream_models.online.outcome import DuplicateEventError, LateEventError, Outcome
@@ -64,7 +64,6 @@ from stream_models.retraining.registry import DecisionLog, base_lstm
 from stream_models.wire import Event, Reject, WireFormatError, dumps
 
 log = logging.getLogger(__name__)
-SENT_KEPT = 64  # alert ids remembered per scope: far more than one snapshot interval sends
 
 
 @dataclass
@@ -74,7 +73,7 @@ class _Scope:
     source: TP  # where its events arrive
     applied: int  # the offset of its partition its state covers
     last: Outcome | None = None  # for the metrics collector
-    sent: deque[str] = field(default_factory=lambda: deque(maxlen=SENT_KEPT))
+    sent: SentAlerts = field(default_factory=SentAlerts)
     state_bytes: int | None = None
     thinned: int = 0  # examples the labeler thinned out that the metric has counted
     job: Future[Any] | None = None  # a background retraining in flight
@@ -122,7 +121,8 @@ class ScoringService:
             return [ZoneSnapshot(name, s.last, mon.metrics, s.state_bytes,
                                  lambda mon=mon: mon.metrics(learning=True), mon.own_fit_share,
                                  mon.schedule.results, mon.hazard.state, mon.hazard.episode,
-                                 mon.why)
+                                 mon.why, mon.reentry.notice if mon.reentry else None,
+                                 mon.clock)
                     for name, s, mon in scopes]
 
     # -- restoring a partition -------------------------------------------------------
@@ -146,14 +146,13 @@ class ScoringService:
                 mon = self.orch.restore(key, saved["scope"])
                 mon.history.events(self.store)  # every chunk its state refers to is there
                 mon.history.examples(self.store)
-                sent = self.store.get(sent_key(key)) or []
+                sent = self.store.get(sent_key(key))
             except (KeyError, TypeError, ValueError, zlib.error, StateError) as exc:
                 raise RestoreError(f"{where}: scope {key}'s stored state is unusable "
                                    f"({exc!r})") from exc
             with self._lock:
-                self.scopes[key] = _Scope(tp, int(saved["offset"]),
-                                          sent=deque(sent, maxlen=SENT_KEPT),
-                                          thinned=mon.labeler.thinned)
+                self.scopes[key] = _Scope(tp, int(saved["offset"]), thinned=mon.labeler.thinned,
+                                          sent=SentAlerts.restore(sent))
             log.info("scope %s: restored at offset %s, %d events", key, saved["offset"],
                      mon.events)
         offset = -1
@@ -246,9 +245,9 @@ class ScoringService:
         outcome = scored.outcome
         scope = self.scopes.get(name)
         if scope is None:
-            sent = self.store.get(sent_key(name)) or []  # sent before a crash, never stored
+            sent = self.store.get(sent_key(name))  # sent before a crash, state never stored
             with self._lock:
-                scope = self.scopes[name] = _Scope(tp, -1, sent=deque(sent, maxlen=SENT_KEPT))
+                scope = self.scopes[name] = _Scope(tp, -1, sent=SentAlerts.restore(sent))
         scope.last = outcome
         self._dirty.add(name)
         await self.outputs.send(self.settings.topics.risk, event.event_id.encode(),
@@ -343,15 +342,20 @@ class ScoringService:
             self.position[tp] = off
 
     async def _alert(self, scope: _Scope, tr: Transition, outcome: Outcome | None) -> None:
+        """Send an alert once: ids sent are stored at once, and those a crash kept from
+        being stored are read back from the alerts topic before the scope's first alert."""
+        if not scope.sent.checked:
+            await scope.sent.read_back(tr.zone, self.fetch_range, self.settings.topics.alerts,
+                                       partition_of(tr.zone, self.settings.partitions))
         if tr.alert_id in scope.sent:
             log.info("alert %s already sent before a restart: not sent again", tr.alert_id)
             return
         pol = self.orch.scopes[tr.zone].policy
         record = alert_record(tr, outcome, datetime.now(UTC).isoformat(), pol.utc_offset_s,
                               pol.horizon_s)
-        await self.outputs.send(self.settings.topics.alerts, tr.zone.encode(), dumps(record))
-        scope.sent.append(tr.alert_id)
-        self.store[sent_key(tr.zone)] = list(scope.sent)  # at once: a crash now must not resend
+        at = await self.outputs.deliver(self.settings.topics.alerts, tr.zone.encode(),
+                                        dumps(record))
+        self.store[sent_key(tr.zone)] = scope.sent.add(tr.alert_id, at)
         self.alert_log.append(record)
         self.metrics.observe_alert(tr.zone, tr.state, tr.kind)
 

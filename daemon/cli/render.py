@@ -26,10 +26,11 @@ STATE_STYLE = {"a": "green", "b": "yellow", "c": "dark_orange", "d": "bold red"}
 
 def render_alert(record: dict[str, Any]) -> str:
     """One operator line: the mine's local time, then the alert's own words, coloured by
-    the state it raises (an all-clear by the state it clears)."""
+    the state it raises (an all-clear by the state it clears; re-entry records cyan)."""
     state = str(record.get("state", "?"))
     shown = record.get("previous_state", state) if record.get("kind") == "all-clear" else state
-    style = STATE_STYLE.get(str(shown), "white")
+    style = ("cyan" if str(record.get("kind", "")).startswith("re-entry")
+             else STATE_STYLE.get(str(shown), "white"))
     when = str(record.get("local_time") or record.get("time", "?"))[:16].replace("T", " ")
     text = record.get("text") or f"{record.get('zone', '?')} {record.get('kind', '?')} {state}"
     return f"{when}  [{style}]{escape(str(text))}[/]  [dim]{record.get('alert_id', '')}[/]"
@@ -42,8 +43,11 @@ def print_summary(summary: Any, speed: float | None) -> None:
     table.add_row("events replayed / scored", f"{summary.sent} / {summary.scored}")
     table.add_row("dead-lettered messages", str(summary.rejected))
     for (kind, state), n in sorted(summary.alerts.items()):
-        if n:
+        if n and not kind.startswith("re-entry"):
             table.add_row(f"alerts: {kind} to state {state}", str(n))
+    for kind, what in (("re-entry", "re-entry estimates (updates included)"),
+                       ("re-entry reached", "re-entries reached")):
+        table.add_row(what, str(sum(n for (k, _), n in summary.alerts.items() if k == kind)))
     table.add_row("alerts in total", str(sum(summary.alerts.values())))
     hits = sum(hit for *_, hit in summary.dangerous)
     table.add_row("dangerous events (>= target) preceded by an alert in the horizon",

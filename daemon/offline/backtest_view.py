@@ -81,6 +81,8 @@ def tables(report: dict[str, Any]) -> Group:
     parts: list[Any] = [scores, _trade_off(report["thresholds"], "the zones")]
     if "mine_thresholds" in report:
         parts.append(_trade_off(report["mine_thresholds"], "the mine-wide scope"))
+    if report.get("reentry", {}).get("exclusions"):
+        parts.append(_reentry(report["reentry"]))
     rec = report.get("recommendation")
     if rec and "toml" in rec:
         hits = _fmt(rec["state_c"]["hit_rate"], 2)
@@ -101,4 +103,26 @@ def _trade_off(rows: list[dict[str, float]], scope: str) -> Table:
         table.add_row(_fmt(r["threshold"], 2), _fmt(r["raises_per_zone_week"], 2),
                       _fmt(r["hit_rate"]), _fmt(r["alarm_time_fraction"]),
                       _fmt(r["median_lead_h"], 1))
+    return table
+
+
+def _reentry(r: dict[str, Any]) -> Table:
+    """Each exclusion's first estimate against the re-entry observed, and the summary."""
+    table = Table("zone", "event", "energy (J)", "estimate (h)", "interval (h)", "observed (h)",
+                  "in interval", box=box.SIMPLE_HEAD,
+                  title=f"re-entry after large events: {r['compared']} of {r['exclusions']} "
+                        f"compared, estimate - observed median {_fmt(r['median_error_h'], 1)} h "
+                        f"(quartiles {_fmt(r['error_p25_h'], 1)} to {_fmt(r['error_p75_h'], 1)})"
+                        f", {_fmt(r['within_interval'], 2)} in the 5-95 % interval",
+                  caption="observed: from when the rate over the following window (3 events at "
+                          "the re-entry level, at least 6 h) stays at or below the level; "
+                          "censored rows (the data or the next exclusion came first) are not "
+                          "compared")
+    for row in r["rows"][:40]:
+        t0 = row["t0"]
+        table.add_row(row["zone"], row["source"], f"{row['energy_j']:,.0f}",
+                      _fmt(row["predicted_h"], 1),
+                      f"{(row['low'] - t0) / 3600:.1f}-{(row['high'] - t0) / 3600:.1f}",
+                      _fmt(row["observed_h"], 1) + (" (censored)" if row["censored"] else ""),
+                      "yes" if row["within_interval"] else "no")
     return table

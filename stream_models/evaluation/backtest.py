@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from stream_models.evaluation.reentry_eval import Exclusion, reentry_table
 from stream_models.fusion.counts import FUSED
+from stream_models.fusion.hazard import Transition
 from stream_models.online.experts import COMPONENTS, EXPERTS
 from stream_models.online.labels import example_key
 from stream_models.online.orchestrator import Orchestrator, RunJob
@@ -61,6 +63,8 @@ class Collected:
     # them would count each event twice, but its alert thresholds are its own
     mine: Collected | None = None
     own_fit: dict[str, np.ndarray] = field(default_factory=dict)  # expert -> scored with its own
+    exclusions: list[Exclusion] = field(default_factory=list)  # re-entry after large events
+    mc_log_e: dict[str, float] = field(default_factory=dict)  # each zone's completeness
 
     def frame(self) -> pd.DataFrame:
         """One row per event: what an analyst loads to look at single events."""
@@ -92,6 +96,9 @@ class Collected:
                for name, c in parts for z in dict.fromkeys(c.zone)}
         learning_j = {f"{name}:{z}": v for name, c in parts for z, v in c.learning_j.items()}
         mine = [(name, c.mine) for name, c in parts if c.mine is not None]
+        exclusions = [replace(e, zone=f"{name}:{e.zone}") for name, c in parts
+                      for e in c.exclusions]
+        mc = {f"{name}:{z}": v for name, c in parts for z, v in c.mc_log_e.items()}
         return cls(
             cat(lambda c: c.t), zone, [i for _, c in parts for i in c.event_id],
             cat(lambda c: c.energy_j), {k: cat(lambda c, k=k: c.scores[k]) for k in COMPONENTS},
@@ -100,6 +107,7 @@ class Collected:
             cat(lambda c: c.label_learning), [d for _, c in parts for d in c.decisions], end,
             learning_j, cls.pool(mine) if mine else None,
             {k: cat(lambda c, k=k: c.own_fit[k]) for k in parts[0][1].own_fit},
+            exclusions, mc,
         )
 
 
@@ -122,8 +130,10 @@ def collect(runner: Orchestrator, events: Iterable[Event], on_event: Any = None,
                 labels[zone == runner.mine_scope][i] = (int(bits[TARGET_BIT]),
                                                         int(bits[LEARNING_BIT]))
 
+    exclusions: dict[tuple[str, str], Exclusion] = {}
     for i, event in enumerate(events):
         for step in runner.process(event, run_job):
+            _note_exclusions(runner, step.transitions, exclusions)
             if isinstance(step, Outcome):
                 zone = step.event.zone
                 label(zone, step.learned)
@@ -133,9 +143,29 @@ def collect(runner: Orchestrator, events: Iterable[Event], on_event: Any = None,
         if on_event is not None:
             on_event(i)
     out = _collected(runner, rows[False], labels[False])
+    out.exclusions = list(exclusions.values())
+    out.mc_log_e = {z: m.reference.mc_log_e for z, m in runner.scopes.items()
+                    if m.reference is not None and z != runner.mine_scope}
     if rows[True]:
         out.mine = _collected(runner, rows[True], labels[True])
     return out
+
+
+def _note_exclusions(runner: Orchestrator, transitions: Sequence[Transition],
+                     exclusions: dict[tuple[str, str], Exclusion]) -> None:
+    """Each exclusion's first estimate (published at its event) and when it was reached."""
+    for tr in transitions:
+        n = tr.reentry
+        if n is None:
+            continue
+        key = (tr.zone, n.source_id)
+        if tr.kind == "re-entry" and key not in exclusions and tr.event_id == n.source_id:
+            pol = runner.scopes[tr.zone].policy.reentry
+            exclusions[key] = Exclusion(tr.zone, n.source_id, n.source_t, n.source_energy_j,
+                                        n.at, n.low, n.high, n.level_per_h,
+                                        pol.min_exclusion_s, pol.max_exclusion_s)
+        elif tr.kind == "re-entry reached" and key in exclusions:
+            exclusions[key] = replace(exclusions[key], reached=n.at)
 
 
 def _collected(runner: Orchestrator, rows: list[Outcome], labels: dict[int, tuple[int, int]]
@@ -259,6 +289,8 @@ def evaluate(c: Collected, horizon_s: float, target_energy_j: float) -> dict[str
                                          c.scores[FUSED][c.label >= 0]),
         "learning_reliability": reliability_table(c.label_learning[known],
                                                   c.learning[FUSED][known]),
+        "reentry": reentry_table(c.exclusions, c.t, c.zone, np.log10(c.energy_j), c.mc_log_e,
+                                 c.end),
         "retrainings": [
             {k: d.get(k) for k in ("scope", "model", "at_t", "version", "result", "reason")}
             for d in c.decisions

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 STATES = ("a", "b", "c", "d")
 State = Literal["a", "b", "c", "d"]
-AlertKind = Literal["raise", "all-clear"]
+AlertKind = Literal["raise", "all-clear", "re-entry", "re-entry reached"]
 
 
 def alert_id(zone: str, kind: str, state: str, event_id: str) -> str:
@@ -55,12 +55,33 @@ class Episode:
 
 
 @dataclass(frozen=True)
+class ReentryNotice:
+    """What a ``re-entry`` or ``re-entry reached`` record says (times in event time, s)."""
+
+    source_id: str
+    source_t: float
+    source_energy_j: float
+    at: float  # the estimate, floor and cap applied
+    low: float  # 5-95 % interval, floor and cap applied
+    high: float
+    level_per_h: float  # events per hour above Mc that mark re-entry
+    aftershocks: int  # events counted since the source
+    floor_applied: bool
+
+    @property
+    def exclusion_s(self) -> float:
+        return self.at - self.source_t
+
+
+@dataclass(frozen=True)
 class Transition:
     """A state change that operators must hear about.
 
     A raise's ``probability`` is the forecast that raised it; an all-clear's is the
     forecast standing when the episode closed (NaN when none stands: the last one
-    expired) and its ``previous_state`` the highest state the episode alerted.
+    expired) and its ``previous_state`` the highest state the episode alerted. A
+    ``re-entry`` or ``re-entry reached`` record (a zone's exclusion after a large
+    event) carries ``reentry`` instead, and the zone's state as both states.
     """
 
     alert_id: str
@@ -72,6 +93,7 @@ class Transition:
     t: float
     event_id: str
     episode: Episode | None = None
+    reentry: ReentryNotice | None = None  # a zone's exclusion after a large event
 
 
 # what `backtest --alerts-per-week 1` recommends for the mine-wide scope on that year: its

@@ -58,6 +58,24 @@ class RetrainPolicy:
 
 
 @dataclass(frozen=True)
+class ReentryPolicy:
+    """When a zone is excluded, and the bounds a re-entry estimate keeps."""
+
+    energy_j: float = 1e4  # events at or above this start an exclusion
+    factor: float = 2.0  # re-entry: the rate back at this multiple of the pre-event rate
+    min_exclusion_s: float = 4 * 3600.0  # the mine's fixed-time rule: a floor
+    max_exclusion_s: float = 72 * 3600.0
+    republish_s: float = 1800.0  # an update this far (or a fifth of the time left) is sent
+
+    def __post_init__(self) -> None:
+        if not self.factor > 1.0:
+            raise ValueError(f"reentry.factor must be above 1 (got {self.factor}): the rate "
+                             "only returns to the pre-event level itself after infinite time")
+        if not 0.0 <= self.min_exclusion_s <= self.max_exclusion_s:
+            raise ValueError("reentry: min_exclusion_h must be between 0 and max_exclusion_h")
+
+
+@dataclass(frozen=True)
 class MonitorPolicy:
     """What is predicted, and when the forecast is trusted enough to move the hazard state."""
 
@@ -71,6 +89,7 @@ class MonitorPolicy:
     # the mine-wide scope's states: its risk covers every face, so the zones' thresholds
     # would keep it in alarm far more often (None: the zones')
     mine_hazard: HazardPolicy | None = None
+    reentry: ReentryPolicy = field(default_factory=ReentryPolicy)  # exclusions (zones only)
     min_examples: int = 50  # learning-target labels learned before the state may leave "a"
     min_positives: int = 5  # ... of which positive
     river_min_examples: int = 50  # labels the River model learns before its own forecast counts

@@ -169,6 +169,32 @@ def why_risk_rose(components: Mapping[str, float], weights: Mapping[str, float],
     return out
 
 
+def reentry_text(tr: Transition, utc_offset_s: float) -> str:
+    """A zone's exclusion in words: when re-entry is expected, how sure, and after what.
+
+    >>> from stream_models.fusion.hazard import ReentryNotice
+    >>> n = ReentryNotice("e7", 0.0, 13950.0, 6.5 * 3600, 5 * 3600, 11 * 3600, 0.42, 4, False)
+    >>> tr = Transition("id", "re-entry", "lava-1", "c", "c", math.nan, 600.0, "e9", None, n)
+    >>> reentry_text(tr, 0.0)  # doctest: +NORMALIZE_WHITESPACE
+    'lava-1 RE-ENTRY expected 06:30 (05:00–11:00), 6.5 h after 13,950 J at 00:00;
+     4 aftershocks so far'
+    >>> reentry_text(Transition("id", "re-entry reached", "lava-1", "c", "c", math.nan,
+    ...                         6.5 * 3600, "e7", None, n), 0.0)
+    'lava-1 RE-ENTRY REACHED at 06:30: rate back under 0.42 events/h, 6.5 h after 13,950 J at 00:00'
+    """
+    n = tr.reentry
+    assert n is not None
+    after = (f"{n.exclusion_s / 3600:.1f} h after {n.source_energy_j:,.0f} J at "
+             f"{clock(n.source_t, utc_offset_s, tr.t)}")
+    if tr.kind == "re-entry reached":
+        return (f"{tr.zone} RE-ENTRY REACHED at {clock(n.at, utc_offset_s, tr.t)}: rate back "
+                f"under {n.level_per_h:.2g} events/h, {after}")
+    rule = " (the mine's minimum exclusion)" if n.floor_applied else ""
+    return (f"{tr.zone} RE-ENTRY expected {clock(n.at, utc_offset_s, tr.t)}{rule} "
+            f"({clock(n.low, utc_offset_s, tr.t)}–{clock(n.high, utc_offset_s, tr.t)}), "
+            f"{after}; {n.aftershocks} aftershocks so far")
+
+
 def _p(p: float) -> str:
     return f"p={p:.2g}" if p == p else "p=?"
 
@@ -189,6 +215,8 @@ def alert_text(tr: Transition, reasons: Sequence[Reason], utc_offset_s: float,
     >>> alert_text(tr, [], 0.0, 8 * 3600)
     'lava-1 ALL CLEAR c→a after 8.5 h (peak p=0.023 at 01:00); now p=0.0012'
     """
+    if tr.reentry is not None:
+        return reentry_text(tr, utc_offset_s)
     if tr.kind == "all-clear":
         now = (f"now {_p(tr.probability)}" if tr.probability == tr.probability else
                f"no forecast stands: no event for {horizon_s / 3600:.0f} h")

@@ -20,7 +20,7 @@ from stream_models.wire import dumps, utc_text
 # /4: every expert's own-fit flag; the mixture's weights; versions of the scope's own models
 RISK_SCHEMA = "seismowatch.risk/4"
 # /3: all-clears name the time the episode closed; /4: text, reasons, episode, local_time
-ALERT_SCHEMA = "seismowatch.alert/4"
+ALERT_SCHEMA = "seismowatch.alert/5"  # /5: re-entry records
 
 
 def risk_record(outcome: Outcome) -> bytes:
@@ -42,10 +42,13 @@ def alert_record(tr: Transition, outcome: Outcome | None, emitted_at: str,
 
     ``text`` is the line an operator reads; ``reasons`` (a raise: what moved the
     forecast) and ``episode`` (when it opened, its peak, and for an all-clear when it
-    closed) carry the same in fields. A raise carries the event that triggered it; an
-    all-clear that the stream's clock brought (no event of the zone) carries none.
+    closed) carry the same in fields. A raise carries the event that triggered it and
+    the forecast's components; an all-clear carries neither: its time is fixed by the
+    scope's own events, whichever event or timer noticed it, so its record is too.
     """
-    reasons = outcome.reasons if outcome is not None and tr.kind == "raise" else []
+    if tr.kind != "raise":  # fixed by its own times, not by whichever event noticed them
+        outcome = None
+    reasons = outcome.reasons if outcome is not None else []
     ep = tr.episode
     return {
         "schema": ALERT_SCHEMA, "alert_id": tr.alert_id, "kind": tr.kind, "zone": tr.zone,
@@ -58,11 +61,28 @@ def alert_record(tr: Transition, outcome: Outcome | None, emitted_at: str,
             "peak_probability": ep.peak_probability, "peak_time": utc_text(ep.peak_t),
             "end": None if ep.end is None else utc_text(ep.end), "duration_s": ep.duration_s,
         },
+        **reentry_fields(tr, utc_offset_s),
         "model_version": outcome.model_version if outcome else None,
         "lstm_version": outcome.lstm_version if outcome else None,
         "components": outcome.components if outcome else None,
         "event": outcome.event.to_dict() if outcome else None,
         "emitted_at": emitted_at,
+    }
+
+
+def reentry_fields(tr: Transition, utc_offset_s: float) -> dict[str, Any]:
+    """``re_entry_at`` (ISO, UTC), ``re_entry_s`` (after the source event), its interval
+    and the source: null in records of other kinds."""
+    n = tr.reentry
+    if n is None:
+        return dict.fromkeys(("re_entry_at", "re_entry_local", "re_entry_s",
+                              "re_entry_interval", "re_entry"))
+    return {
+        "re_entry_at": utc_text(n.at), "re_entry_local": local_text(n.at, utc_offset_s),
+        "re_entry_s": n.exclusion_s, "re_entry_interval": [utc_text(n.low), utc_text(n.high)],
+        "re_entry": {"source": n.source_id, "source_time": utc_text(n.source_t),
+                     "source_energy_j": n.source_energy_j, "level_per_h": n.level_per_h,
+                     "aftershocks": n.aftershocks, "floor_applied": n.floor_applied},
     }
 
 

@@ -58,6 +58,7 @@ from stream_models.online.outcome import (
 from stream_models.online.payload import PAYLOAD, SHIFT_KEYS
 from stream_models.online.policies import MonitorPolicy, RetrainPolicy, ScopeKind
 from stream_models.online.reasons import LargeEvents, Reason, why_risk_rose
+from stream_models.online.reentry_watch import ReentryWatch
 from stream_models.online.schedule import RetrainSchedule
 from stream_models.online.scope_state import restore_scope, scope_state
 from stream_models.seismology.background import Driver
@@ -133,6 +134,7 @@ class ScopeMonitor:
         self.n_above = 0  # events at or above the reference completeness: ETAS' data
         self.own = dict.fromkeys(EXPERTS, 0)  # events each expert scored with its own fit
         self.large = LargeEvents()  # the recent events whose aftershocks a raise may name
+        self.reentry = ReentryWatch(name, pol.reentry) if kind == "zone" else None
         self.why = ""  # the open alert episode's reasons, in words
         self.applied = RecentKeys(max(pol.horizon_s, min(pol.max_lateness_s, 7 * 86400.0)))
 
@@ -153,6 +155,8 @@ class ScopeMonitor:
         cooled alert episode closes, at times fixed by the scope's own events."""
         transitions = self.hazard.tick(clock)
         self._note(transitions, [])
+        if self.reentry is not None:
+            transitions += self.reentry.tick(clock)
         return transitions
 
     def _note(self, transitions: list[Transition], reasons: list[Reason]) -> None:
@@ -213,6 +217,13 @@ class ScopeMonitor:
         features = self.features.update(event, t)
         log_e = event.log_energy
         ref = self._sample(log_e, t)
+        generic = generic_law(ref.mc_log_e, ref.mu, ref.b_value)
+        fit = self.etas_fit
+        law = fit or generic
+        if self.reentry is not None:
+            reentry = self.reentry.on_event(t, event.energy_j, event.event_id,
+                                            log_e >= ref.mc_log_e, law,
+                                            self.etas.decayed(law, t), self.hazard.state)
         self.etas.add(t, log_e)
         above = log_e >= ref.mc_log_e
         self.n_above += int(above)
@@ -227,9 +238,6 @@ class ScopeMonitor:
             self.last_target_t, self.last_target_e = t, event.energy_j
         self.prev_t = t
         targets_7d, learning_7d = self.week.add(t, event.energy_j)
-        generic = generic_law(ref.mc_log_e, ref.mu, ref.b_value)
-        fit = self.etas_fit
-        law = fit or generic
         driver = self.driver.value(law.background.driver, t) if fit else math.nan
         if event.energy_j >= self.learning_j:  # a source of aftershocks a raise may name
             self.large.add(t, log_e, event.event_id, law, pol.horizon_s)
@@ -289,6 +297,8 @@ class ScopeMonitor:
             self.large.dominant(law, t, pol.horizon_s, expected_f), t, pol.utc_offset_s,
         ) if any(tr.kind == "raise" for tr in transitions) else []
         self._note(transitions, reasons)
+        if self.reentry is not None:
+            transitions += reentry
         return Outcome(
             event, features, x, zx, fused, self.hazard.state, warming, transitions, learned,
             components, {e: log_count(p) for e, p in {**learning_p, FUSED: fused_l}.items()},

@@ -27,7 +27,7 @@ from stream_models.seismology.etas import EtasParams, EtasState
 from stream_models.seismology.reference import Reference
 from stream_models.skill.progressive import ProgressiveScore
 
-STATE_FORMAT = "seismowatch.scope/2"  # /2: alert episodes and their reasons
+STATE_FORMAT = "seismowatch.scope/3"  # /3: re-entry estimates
 
 
 def scope_state(mon: Any) -> dict[str, Any]:
@@ -57,6 +57,7 @@ def scope_state(mon: Any) -> dict[str, Any]:
         "reference": None if mon.reference is None else asdict(mon.reference),
         "t_first": mon.t_first, "prev_t": mon.prev_t, "applied": mon.applied.to_state(),
         "large": mon.large.to_state(), "why": mon.why,
+        "reentry": None if mon.reentry is None else mon.reentry.to_state(),
     }
 
 
@@ -113,3 +114,5 @@ def restore_scope(mon: Any, state: dict[str, Any]) -> None:
     mon.applied = RecentKeys.from_state(state["applied"])
     mon.large = LargeEvents.from_state(state["large"])
     mon.why = str(state["why"])
+    if mon.reentry is not None and state["reentry"] is not None:
+        mon.reentry.restore(state["reentry"])

@@ -206,6 +206,10 @@ class EtasState:
         s = self.sums[row]
         return s * np.exp(-RATES * (t - self.t)) if t > self.t else s
 
+    def decayed(self, params: EtasParams, t: float) -> np.ndarray:
+        """The sums for ``params``' alpha taken at ``t`` (not before :attr:`t`)."""
+        return self._decayed(t, self._row(params)).copy()
+
     def intensity(self, params: EtasParams, t: float, driver: float = math.nan) -> float:
         """lambda(t): events/s at or above Mc expected at ``t``."""
         w = omori_weights(params.c_s, params.p)

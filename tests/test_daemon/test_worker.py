@@ -24,7 +24,7 @@ from tests.fixtures import (
     worker_env,
 )
 from tests.test_daemon.conftest import MINE_TOML
-from tests.test_daemon.reference import by_event, expected_records
+from tests.test_daemon.reference import by_event, reference, without_emitted_at
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,8 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
     # one code path: the worker's records are exactly what the orchestrator computes
     # in-process, in each event's zone and in the mine-wide scope, over three partitions,
     # features and every scope's own ETAS fit and LSTM fine-tuning included
-    want_risk = expected_records(mine_events, MINE_TOML, env)
+    ref = reference(mine_events, MINE_TOML, env)
+    want_risk = ref.risk
     got_risk = by_event(risk)
     assert set(got_risk) == set(want_risk) and len(risk) == 2 * n
     assert {zone for _, zone in got_risk} >= {"lava-1", "lava-2", "mine-wide"}
@@ -98,6 +99,10 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
     records = [json.loads(v) for _, v in alerts]
     ids = [r["alert_id"] for r in records]
     assert any(r["kind"] == "raise" for r in records)
+    # every zone event of at least the target opened or renewed an exclusion, which ended
+    sources = {e.event_id for e in mine_events if e.energy_j >= 1e4}
+    assert {r["re_entry"]["source"] for r in records if r["kind"] == "re-entry"} == sources
+    assert any(r["kind"] == "re-entry reached" for r in records)
     assert len(ids) == len(set(ids))
     for r in records:
         assert r["state"] in "abcd" and r["text"].startswith(r["zone"])
@@ -106,6 +111,11 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
         if r["kind"] == "raise":
             assert r["reasons"] and r["state"] in ("c", "d") and 0 <= r["probability"] <= 1
             assert all(reason["text"] in r["text"] for reason in r["reasons"])
+        elif r["kind"].startswith("re-entry"):  # a zone's exclusion: the reference's own
+            assert without_emitted_at(r) == ref.alerts[r["alert_id"]]
+            assert r["re_entry_s"] >= 4 * 3600 and r["zone"] != "mine-wide"
+            low, high = r["re_entry_interval"]
+            assert low <= r["re_entry_at"] <= high and "RE-ENTRY" in r["text"]
         else:  # the forecast standing when it closed: none once it expired
             assert r["probability"] is None or 0 <= r["probability"] <= 1
     log_ids = [
@@ -148,3 +158,5 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
     fed = [json.loads(line) for line in feed.stdout.splitlines()]
     assert sorted(r["alert_id"] for r in fed) == sorted(ids)
     assert [r["time"] for r in fed] == sorted(r["time"] for r in fed)
+    lines = cli("alerts", "--bootstrap", broker.bootstrap, env=env).stdout
+    assert "RE-ENTRY expected" in lines and "RE-ENTRY REACHED" in lines

@@ -28,6 +28,7 @@ def test_config_passes_amtool() -> None:
         (["alertname=SeismicHazardDanger", "severity=critical", "zone=lava-1"], "control-room"),
         (["alertname=SeismowatchNoWorker", "severity=critical"], "control-room"),
         (["alertname=SeismicHazardHigh", "severity=warning", "zone=lava-1"], "engineers"),
+        (["alertname=SeismicZoneExcluded", "severity=notice", "zone=lava-1"], "control-room"),
         (["alertname=SeismowatchConsumerLagHigh", "severity=warning"], "engineers"),
     ],
 )

@@ -46,7 +46,7 @@ def test_every_rule_has_a_unit_test_that_fires_it_and_one_that_does_not() -> Non
 
 def test_every_alert_says_how_bad_what_happened_and_what_to_do() -> None:
     for rule in rules("alert"):
-        assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
+        assert rule["labels"]["severity"] in {"critical", "notice", "warning"}, rule["alert"]
         assert {"summary", "description", "runbook"} <= set(rule["annotations"]), rule["alert"]
     # the control room is paged for danger and for being blind
     critical = {r["alert"] for r in rules("alert") if r["labels"]["severity"] == "critical"}

@@ -36,15 +36,16 @@ from stream_models.learners.river_model import RiverModel
 from stream_models.learners.sequence import InputScale
 from stream_models.online.history import ScopeHistory
 from stream_models.online.labels import DelayedLabeler, RecentKeys
-from stream_models.online.policies import MonitorPolicy, RetrainPolicy
+from stream_models.online.policies import MonitorPolicy, ReentryPolicy, RetrainPolicy
 from stream_models.online.reasons import LargeEvents
+from stream_models.online.reentry_watch import ReentryWatch
 from stream_models.online.schedule import RetrainSchedule
 from stream_models.online.scope import ScopeMonitor
 from stream_models.online.scope_state import STATE_FORMAT
 from stream_models.packing import pack, unpack
 from stream_models.retraining.registry import base_lstm
 from stream_models.seismology.background import Driver
-from stream_models.seismology.etas import EtasState, generic_law
+from stream_models.seismology.etas import RATES, EtasState, generic_law
 from stream_models.skill.progressive import BinnedROCAUC, ProgressiveScore
 from stream_models.wire import Event
 
@@ -81,6 +82,10 @@ def _x(rng: np.random.Generator) -> dict[str, float]:
     return {"a": float(rng.normal()), "b": float(rng.normal()), "c": float(rng.normal())}
 
 
+_REENTRY = ReentryPolicy(energy_j=3e3, min_exclusion_s=1800.0, max_exclusion_s=6 * 3600.0,
+                         republish_s=600.0)
+
+
 def _scope() -> ScopeMonitor:
     return ScopeMonitor("z", "zone", MonitorPolicy(horizon_s=3600, min_examples=5,
                                                    min_positives=1), RetrainPolicy(),
@@ -114,6 +119,12 @@ CASES: dict[str, Case] = {
         lambda o, i, r: (o.add(i * 600.0, float(r.uniform(2, 5)), f"e{i}", generic_law(1.0),
                                3600.0),
                          o.dominant(generic_law(1.0), i * 600.0, 3600.0, 1.0))[1]),
+    "ReentryWatch": Case(
+        lambda: ReentryWatch("z", _REENTRY), lambda o: o.to_state(),
+        _restore(ReentryWatch, lambda: ReentryWatch("z", _REENTRY)),
+        lambda o, i, r: [(t.alert_id, t.kind, t.t, t.state, t.reentry) for t in o.on_event(
+            i * 600.0, float(10 ** r.uniform(0, 4)), f"e{i}", bool(r.random() < 0.8),
+            generic_law(1.0, 1e-4), np.full(len(RATES), float(r.uniform(0, 1))), "b")]),
     "EtasState": Case(
         EtasState, lambda o: o.to_state(), EtasState.from_state,
         lambda o, i, r: (o.add(i * 600.0, float(r.uniform(0, 4))),
@@ -138,8 +149,8 @@ CASES: dict[str, Case] = {
                          o.predict(x), o.learn(x, bool(r.random() < 0.2)))[1]),
     "RiverModel": Case(
         RiverModel, lambda o: o.to_state(), RiverModel.from_state,
-        lambda o, i, r: (x := _x(r), o.predict_proba_one(x, -1.0),
-                         o.learn_one(x, bool(r.random() < 0.3), -1.0))[1]),
+        lambda o, i, r: (x := _x(r), o.predict_proba_one(x, -1.0),  # labels lag forecasts
+                         i % 3 == 2 and o.learn_one(x, bool(r.random() < 0.3), -1.0))[1]),
     "InputScale": Case(
         lambda: InputScale(np.zeros(3), np.ones(3)), lambda o: o.to_state(),
         InputScale.from_state, lambda o, i, r: o.scale(r.normal(2.0, 3.0, 3)).tolist()),
@@ -211,16 +222,31 @@ def test_a_fresh_state_packs_and_restores(name: str) -> None:
     assert pack(case.save(back)) == pack(state)
 
 
+@pytest.mark.parametrize("cut", [0, N // 2])
 @pytest.mark.parametrize("name", list(CASES))
-def test_a_restored_instance_continues_exactly(name: str) -> None:
+def test_a_restored_instance_continues_exactly(name: str, cut: int) -> None:
     case = CASES[name]
     straight, first = case.make(), case.make()
     want = _run(case, straight, 1, 0, N)
-    _run(case, first, 1, 0, N // 2)
+    _run(case, first, 1, 0, cut)
     resumed = case.load(unpack(pack(case.save(first))))
-    got = _run(case, resumed, 1, N // 2, N)
-    assert _same(got, want[N // 2:])
+    got = _run(case, resumed, 1, cut, N)
+    assert _same(got, want[cut:])
     assert pack(case.save(resumed)) == pack(case.save(straight))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_restore_after_every_step_changes_nothing(name: str) -> None:
+    """A worker may store a scope and die after any event, the first ones included."""
+    case = CASES[name]
+    straight, hopping = case.make(), case.make()
+    want = _run(case, straight, 5, 0, 12)
+    got = []
+    for i in range(12):
+        hopping = case.load(unpack(pack(case.save(hopping))))
+        got += _run(case, hopping, 5, i, i + 1)
+    assert _same(got, want)
+    assert pack(case.save(hopping)) == pack(case.save(straight))
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -250,7 +276,7 @@ def test_every_stateful_class_of_a_scope_is_under_contract() -> None:
                "scale": "InputScale", "mixture": "Mixture",
                "calibrator": "AlertCalibrator", "history": "ScopeHistory",
                "schedule": "RetrainSchedule", "applied": "RecentKeys",
-               "large": "LargeEvents"}
+               "large": "LargeEvents", "reentry": "ReentryWatch"}
     state = _scope().to_state()
     assert state["format"] == STATE_FORMAT
     parts = {k for k, v in state.items() if isinstance(v, dict) and k not in
