@@ -201,27 +201,38 @@ class HazardTracker:
         """Let event time pass up to ``clock``: expire the forecast, close a cooled episode.
 
         Both happen at times fixed by the zone's own forecasts (the last one's time +
-        the horizon; falling below the alert state + the cooldown), so calling this
-        early, late or not at all before the next update gives the same alerts.
+        the horizon; falling below the alert state + the cooldown), and an all-clear
+        names the state standing at its own time, so calling this early, late or not at
+        all before the next update gives the same alerts.
         """
         pol = self.policy
         out: list[Transition] = []
-        if self.t_last is not None and self.level and self.t_last + pol.horizon_s <= clock:
+        expires = (self.t_last + pol.horizon_s if self.t_last is not None and self.level
+                   else math.inf)
+        out += self._close(clock, before=expires)  # a state still standing when it closes
+        if expires <= clock:
             self.level = 0  # the forecast expired: nothing recent stands behind the state
             if self.episode_level and self.below_since is None:
-                self.below_since = self.t_last + pol.horizon_s
-        if (self.episode_level and self.below_since is not None
-                and self.below_since + pol.cooldown_s <= clock):
-            at = self.below_since + pol.cooldown_s
-            standing = (self.p_last if self.t_last is not None
-                        and at < self.t_last + pol.horizon_s else math.nan)
-            closes = self.episode_level
-            if self.episode is not None:
-                self.episode = replace(self.episode, end=at)
-            out.append(self._transition("all-clear", closes, standing, at,
-                                        f"{self.last_event}+{at:.0f}"))
-            self.episode_level, self.below_since, self.episode = 0, None, None
+                self.below_since = expires
+            out += self._close(clock)
         return out
+
+    def _close(self, clock: float, before: float = math.inf) -> list[Transition]:
+        """The all-clear of a cooled episode, if due by ``clock`` and before ``before``."""
+        pol = self.policy
+        if not self.episode_level or self.below_since is None:
+            return []
+        at = self.below_since + pol.cooldown_s
+        if at > clock or at >= before:
+            return []
+        standing = (self.p_last if self.t_last is not None
+                    and at < self.t_last + pol.horizon_s else math.nan)
+        closes = self.episode_level
+        if self.episode is not None:
+            self.episode = replace(self.episode, end=at)
+        tr = self._transition("all-clear", closes, standing, at, f"{self.last_event}+{at:.0f}")
+        self.episode_level, self.below_since, self.episode = 0, None, None
+        return [tr]
 
     def _transition(
         self, kind: AlertKind, previous: int, p: float, t: float, trigger: str

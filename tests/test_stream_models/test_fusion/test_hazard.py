@@ -90,3 +90,19 @@ def test_a_quiet_zone_falls_to_a_and_closes_its_episode_on_the_clock_alone() -> 
     closed = h.tick(4200.0)
     assert [(tr.kind, tr.t) for tr in closed] == [("all-clear", 4200.0)]
     assert h.tick(99_999.0) == []  # once only
+
+
+def test_an_all_clear_names_the_state_standing_at_its_own_time_however_late_it_is_noticed() -> None:
+    # raised to d, then a forecast in state b: the episode cools 600 s later, in state b,
+    # long before that forecast expires; a worker may notice it at once or hours later
+    probs = [(0.0, 0.8), (100.0, 0.35), (20_000.0, 0.05)]
+    soon = _ticked(probs, [800.0])
+    late = _ticked(probs, [9_000.0])
+    never = _ticked(probs, [])
+    assert soon == late == never
+    h = HazardTracker("z", HazardPolicy((0.3, 0.5, 0.7), cooldown_s=600, horizon_s=3600))
+    h.update(0.8, 0.0, "e0")
+    h.update(0.35, 100.0, "e1")
+    [clear] = h.tick(9_000.0)
+    assert (clear.kind, clear.t, clear.previous_state) == ("all-clear", 700.0, "d")
+    assert clear.state == "b"
