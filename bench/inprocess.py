@@ -2,7 +2,7 @@
 
 Run by hand: ``.venv/bin/python bench/inprocess.py [--events N]``. It measures the
 one-off import of the LSTM stack, then the in-process backtest (the daemon's own
-:class:`MineRunner`, LSTM retrained in-line) on the example catalog and on the
+:class:`Orchestrator`, LSTM retrained in-line) on the example catalog and on the
 synthetic year, with and without the refits, the cost of each stage per event,
 one zone's state bytes after a 10x burst of the example catalog's densest 8 hours,
 and the RSS of a long synthetic stream at two points. It prints JSON and writes
@@ -33,9 +33,12 @@ from replay.gits_export import write_gits  # noqa: E402
 from replay.read import read_events  # noqa: E402
 from replay.synth import SynthParams, generate  # noqa: E402
 from stream_models.evaluation.backtest import collect  # noqa: E402
-from stream_models.online.orchestrator import MineRunner  # noqa: E402
+from stream_models.online.experts import EXPERTS  # noqa: E402
+from stream_models.online.orchestrator import Orchestrator  # noqa: E402
 from stream_models.online.records import risk_record  # noqa: E402
-from stream_models.online.scope import ZoneMonitor  # noqa: E402
+from stream_models.online.scope import ScopeMonitor  # noqa: E402
+from stream_models.retraining.jobs import run_job  # noqa: E402
+from stream_models.retraining.registry import base_lstm  # noqa: E402
 from stream_models.wire import Event  # noqa: E402
 
 MINE = ROOT / "config" / "synthetic-mine.toml"
@@ -64,20 +67,19 @@ def backtest_rate(events: list[Event], overrides: dict[str, object], config: Pat
                   retrain: bool = True) -> dict[str, float]:
     """Events/s of the in-process backtest; ``retrain=False``: the per-event path alone
     (the ETAS prior scores, no LSTM), which the live worker runs between retrainings."""
-    s = load_settings(config, **{"lstm.blocking": True, **overrides})
-    with tempfile.TemporaryDirectory() as tmp:
-        runner = MineRunner.build(s.monitor_policy(), s.retrain_policy() if retrain else None,
-                                  Path(tmp), mine_scope=s.mine_scope_name)
-        t0 = time.perf_counter()
-        collect(runner, events)
-        dt = time.perf_counter() - t0
-        runner.close()
+    off = {} if retrain else {"lstm.enabled": False, "etas.enabled": False}
+    s = load_settings(config, **{"lstm.blocking": True, **overrides, **off})
+    runner = Orchestrator(s.monitor_policy(), s.retrain_policy(), mine_scope=s.mine_scope_name,
+                          base_lstm=base_lstm(s.lstm.base_model, s.lstm.enabled))
+    t0 = time.perf_counter()
+    collect(runner, events, run_job=run_job)
+    dt = time.perf_counter() - t0
     return {"events": len(events), "seconds": round(dt, 2), "events_per_s": round(len(events) / dt)}
 
 
 def stage_costs(events: list[Event]) -> dict[str, float]:
     """Microseconds per event of each stage, timed on one zone's monitor."""
-    mon = ZoneMonitor("mine", load_settings().monitor_policy())
+    mon = ScopeMonitor("mine", "zone", load_settings().monitor_policy())
     out: dict[str, list[float]] = {"monitor.process (all stages)": [], "features": [],
                                    "river predict": [], "stacker": [], "risk record": []}
     for e in events:
@@ -85,16 +87,16 @@ def stage_costs(events: list[Event]) -> dict[str, float]:
         o = mon.process(e)
         out["monitor.process (all stages)"].append(time.perf_counter() - t0)
         t1 = time.perf_counter()
-        mon.model.predict_proba_one(o.inputs)
+        mon.river.predict_proba_one(o.scaled, 0.0)
         t2 = time.perf_counter()
-        mon.stacker.predict_one(o.learning)
+        mon.mixture.predict_one({e: o.components[e] for e in EXPERTS})
         t3 = time.perf_counter()
         risk_record(o)
         t4 = time.perf_counter()
         out["river predict"].append(t2 - t1)
         out["stacker"].append(t3 - t2)
         out["risk record"].append(t4 - t3)
-    feats = ZoneMonitor("mine", load_settings().monitor_policy()).features
+    feats = ScopeMonitor("mine", "zone", load_settings().monitor_policy()).features
     for e in events:
         t0 = time.perf_counter()
         feats.update(e, e.timestamp)
@@ -114,7 +116,7 @@ def burst_state_bytes(events: list[Event]) -> dict[str, float]:
                      time=e.time + timedelta(seconds=k * 2.9)) for e in window
              for k in range(10)]
     burst.sort(key=lambda e: e.time)
-    mon = ZoneMonitor("mine", load_settings().monitor_policy())
+    mon = ScopeMonitor("mine", "zone", load_settings().monitor_policy())
     for e in events[:i]:
         mon.process(e)
     before = nbytes(mon.to_state())
@@ -133,7 +135,7 @@ def rss_over(n_events: list[int]) -> dict[str, float]:
         base = read_events(path, "gits", {}, timezone=s.gits_timezone, zone_of=s.zone_of,
                            default_zone=s.default_zone).events
     span = base[-1].time - base[0].time + timedelta(days=1)
-    runner = MineRunner(s.monitor_policy(), mine_scope=s.mine_scope_name)
+    runner = Orchestrator(s.monitor_policy(), mine_scope=s.mine_scope_name)
     out, done, rep = {}, 0, 0
     while done < max(n_events):
         for e in base:

@@ -82,6 +82,8 @@ class ReentryWatch:
         estimate published, so that the record does not depend on when it is noticed)."""
         if self.open is None:
             return []
+        if self._reached is None and self._bounded(self.open.quantiles(clock, (0.5,))[0]) > clock:
+            return []  # not yet: the estimate given the quiet so far still lies ahead
         at = self.reached_at()
         if at > clock:
             return []
@@ -94,7 +96,8 @@ class ReentryWatch:
                            est.source_id, None, notice)]
 
     def reached_at(self) -> float:
-        """The first ``s`` whose estimate, given the quiet up to ``s``, is ``s`` itself."""
+        """The first ``s`` whose estimate, given the quiet up to ``s``, is ``s`` itself (the
+        estimate falls as quiet time passes, so ``s`` minus it rises: one crossing)."""
         assert self.open is not None
         if self._reached is None:
             est = self.open
@@ -102,7 +105,7 @@ class ReentryWatch:
             if self._bounded(est.quantiles(lo, (0.5,))[0]) <= lo:
                 self._reached = lo
             else:
-                for _ in range(40):
+                for _ in range(24):  # to a few seconds over the longest exclusion
                     mid = 0.5 * (lo + hi)
                     if self._bounded(est.quantiles(mid, (0.5,))[0]) <= mid:
                         hi = mid

@@ -47,7 +47,8 @@ INTERVAL = (0.05, 0.95)
 _P_GRID = np.linspace(-2.5, 2.5, 21)  # p, in prior standard deviations
 _A_GRID = np.linspace(-7.0, 5.0, 81)  # log A, about the prior mean (the data may move it far)
 _DAY = 86400.0
-_LONGEST_S = 10 * 365 * _DAY  # bisection's upper end: a sequence never decays slower
+_LONGEST_S = 10 * 365 * _DAY  # a sequence never decays slower
+_TAU_GRID = np.geomspace(1.0, _LONGEST_S, 1200)  # s after the event: 150 a decade
 
 
 def exposure(tau: float, c_s: float, p: np.ndarray, start: float = 0.0) -> np.ndarray:
@@ -100,6 +101,7 @@ class ReentryEstimate:
     n: int = 0  # events counted
     last_t: float = 0.0  # time of the last update
     _times: np.ndarray | None = field(default=None, repr=False)
+    _order: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def start(cls, source_id: str, t0: float, log_e: float, law: EtasParams,
@@ -154,37 +156,44 @@ class ReentryEstimate:
         return float(self.other_rate(t)) + seq
 
     def times(self) -> np.ndarray:
-        """Each grid point's re-entry time, s after the event (fixed: computed once)."""
-        if self._times is None and not self.other.any():  # mu + A (tau + c)^-p = level
+        """Each grid point's re-entry time, s after the event (fixed: computed once).
+
+        For each ``p`` the amplitude whose re-entry falls at ``tau``, ``(level -
+        other(tau)) (tau + c)^p``, rises with ``tau``; the grid's amplitudes are read off
+        it by interpolation in logs (exact where nothing earlier decays: closed form).
+        """
+        if self._times is not None:
+            return self._times
+        if not self.other.any():  # mu + A (tau + c)^-p = level
             room = max(self.level - self.mu, 1e-300)
             with np.errstate(over="ignore"):  # beyond the longest: clipped
                 tau = (self.a / room) ** (1.0 / self.p) - self.c_s
             self._times = np.clip(tau, 1.0, _LONGEST_S)
-        if self._times is None:
-            lo = np.zeros(self.a.shape)
-            hi = np.full(self.a.shape, math.log(_LONGEST_S))
-            for _ in range(48):  # bisection on log tau: all grid points at once
-                mid = 0.5 * (lo + hi)
-                tau = np.exp(mid)
-                above = (self.other_rate(self.t0 + tau)
-                         + self.a * (tau + self.c_s) ** -self.p) > self.level
-                lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
-            self._times = np.exp(hi)
+            return self._times
+        grid = _TAU_GRID
+        room = np.maximum(self.level - self.other_rate(self.t0 + grid), 1e-300)
+        log_a_at = np.log(room)[None, :] + self.p * np.log(grid + self.c_s)[None, :]
+        log_a_at = np.maximum.accumulate(log_a_at, axis=1)  # room only grows: guard rounding
+        out = np.empty(self.a.shape)
+        for i in range(self.a.shape[0]):
+            out[i] = np.interp(np.log(self.a[i]), log_a_at[i], np.log(grid))
+        self._times = np.exp(out)
         return self._times
 
     def quantiles(self, now: float | None = None, qs: tuple[float, ...] = (0.5, *INTERVAL)
                   ) -> tuple[float, ...]:
         """Times (event time, s) by which re-entry is reached with each probability in ``qs``
         (default: median, 5 %, 95 %), given the events up to ``now``."""
-        tau, w = self.times().ravel(), self.weights(now).ravel()
-        order = np.argsort(tau, kind="stable")
-        cdf = np.cumsum(w[order])
-        return tuple(self.t0 + float(np.interp(q, cdf, tau[order])) for q in qs)
+        if self._order is None:
+            self._order = np.argsort(self.times().ravel(), kind="stable")
+        tau = self.times().ravel()[self._order]
+        cdf = np.cumsum(self.weights(now).ravel()[self._order])
+        return tuple(self.t0 + float(np.interp(q, cdf, tau)) for q in qs)
 
     # -- state ------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "_times"}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if not k.startswith("_")}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ReentryEstimate:
