@@ -6,7 +6,8 @@ Each run replays one synthetic year (``--days``) through the embedded broker int
 ``seismowatch worker`` processes of one consumer group, retraining in-line (every due
 job runs before its scope's next event, so every record can be compared exactly).
 At ``--kills`` points drawn from the run's seed (shares of the work done) it SIGKILLs
-a worker and restarts it; at least one kill per run is a double fault: after the
+a worker and restarts it, with an empty state directory, as a worker on another host
+would start; at least one kill per run is a double fault: after the
 first worker is killed and restarted, the second is killed while the first is still
 booting and the group is rebalancing (some partitions have no owner). The records
 are then compared with the in-process reference (the same ``Orchestrator`` run over
@@ -110,7 +111,8 @@ def year(days: int, tmp: Path) -> tuple[Path, list[Event]]:
 
 
 class Group:
-    """Two worker processes of one group; a killed one is restarted on a fresh port."""
+    """Two worker processes of one group; a killed one is restarted on a fresh port and an
+    empty state directory."""
 
     def __init__(self, env: dict[str, str], tmp: Path) -> None:
         self.env, self.tmp = env, tmp
@@ -123,9 +125,12 @@ class Group:
             self.ports.append(self._port)
 
     def _start(self) -> subprocess.Popen[bytes]:
+        """A worker on a fresh port with an empty state directory of its own, as on another
+        host: everything a scope knows must come from the changelog."""
         self._port = free_port()
         self.n += 1
-        env = {**self.env, "SEISMOWATCH_METRICS_PORT": str(self._port)}
+        env = {**self.env, "SEISMOWATCH_METRICS_PORT": str(self._port),
+               "SEISMOWATCH_STATE_DIR": str(self.tmp / f"worker-{self.n}-state")}
         return start_worker(env, self.tmp / f"worker-{self.n}.log", MINE, "--verbose")
 
     def scored(self, i: int) -> float:
