@@ -160,7 +160,7 @@ def why_risk_rose(components: Mapping[str, float], weights: Mapping[str, float],
     rate = features.get("activity_ratio_8h", math.nan)
     if rate >= RATIO:
         n = features.get("count_8h", math.nan)
-        count = f"{n:.0f} events in 8 h, " if n == n else ""
+        count = (f"{n:.0f} event{'s' if n != 1 else ''} in 8 h, " if n == n else "")
         out.append(Reason("activity", f"{count}{rate:.1f}× the 7-day event rate", rate))
     b24, b7 = features.get("b_value_24h", math.nan), features.get("b_value_7d", math.nan)
     se = features.get("b_value_se_24h", math.nan)

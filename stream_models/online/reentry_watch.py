@@ -58,15 +58,17 @@ class ReentryWatch:
         return None if self.open is None else self._notice(self.published)
 
     def on_event(self, t: float, energy_j: float, event_id: str, above_mc: bool,
-                 law: EtasParams, sums_before: np.ndarray, state: State) -> list[Transition]:
+                 law: EtasParams, sums_before: np.ndarray, state: State,
+                 rate_floor: float = 0.0) -> list[Transition]:
         """An event at ``t``; ``sums_before`` are the zone's ETAS sums for ``law``'s alpha
-        just before it. Returns the re-entry records it causes."""
+        just before it, ``rate_floor`` a background rate (events/s) to take where the
+        law's is lower. Returns the re-entry records it causes."""
         out = self.tick(t)
         pol = self.policy
         if energy_j >= pol.energy_j:
             level = self.open.level if self.open is not None else None
             self.open = ReentryEstimate.start(event_id, t, math.log10(energy_j), law,
-                                              sums_before, pol.factor, level)
+                                              sums_before, pol.factor, level, rate_floor)
             self.energy_j, self.updates, self._reached = energy_j, 0, None
             out.append(self._publish(t, event_id, state))
         elif self.open is not None and above_mc:

@@ -221,9 +221,13 @@ class ScopeMonitor:
         fit = self.etas_fit
         law = fit or generic
         if self.reentry is not None:
+            # before the zone's reference is fixed its law has no background: the rate
+            # before the event is then the one observed over the last 7 days
+            observed = (features.get("count_7d", 1.0) - 1.0) / (7 * 86400.0)
             reentry = self.reentry.on_event(t, event.energy_j, event.event_id,
                                             log_e >= ref.mc_log_e, law,
-                                            self.etas.decayed(law, t), self.hazard.state)
+                                            self.etas.decayed(law, t), self.hazard.state,
+                                            observed if law.mu == 0 else 0.0)
         self.etas.add(t, log_e)
         above = log_e >= ref.mc_log_e
         self.n_above += int(above)

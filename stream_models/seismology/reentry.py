@@ -93,40 +93,48 @@ class ReentryEstimate:
     mu: float  # background rate, events/s above Mc
     other: np.ndarray  # earlier events' decay: other(t) = mu + other @ exp(-RATES (t - t0))
     c_s: float
-    p: np.ndarray  # (P, 1) grid of p
-    a: np.ndarray  # (P, A) grid of the sequence's amplitude A
-    log_prior: np.ndarray  # (P, A) log prior weight of each grid point
+    p_law: float  # the prior's p, its spread, and the sequence's expected first-day count
+    p_sd: float
+    first_day: float
     mask_s: float  # the main event's coda: no aftershock counted before t0 + mask_s
     ll: np.ndarray  # (P, A) sum of the log intensities of the events counted
     n: int = 0  # events counted
     last_t: float = 0.0  # time of the last update
-    _times: np.ndarray | None = field(default=None, repr=False)
-    _order: np.ndarray | None = field(default=None, repr=False)
+    # the grid, rebuilt from the fields above (kept out of the stored state)
+    p: np.ndarray = field(init=False, repr=False)  # (P, 1) grid of p
+    a: np.ndarray = field(init=False, repr=False)  # (P, A) grid of the amplitude A
+    log_prior: np.ndarray = field(init=False, repr=False)  # (P, A) log prior weights
+    _times: np.ndarray | None = field(default=None, init=False, repr=False)
+    _order: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.p = np.clip(self.p_law + self.p_sd * _P_GRID, 0.3, 3.0)[:, None]
+        mean = self.first_day / exposure(_DAY, self.c_s, self.p)  # (P, 1): same first day
+        self.a = mean * np.exp(_A_GRID)[None, :]
+        shape = 1.0 / SEQUENCE_CV**2
+        log_prior = (-0.5 * ((self.p - self.p_law) / self.p_sd) ** 2  # gamma in log A
+                     + shape * np.log(self.a / mean) - shape * self.a / mean)
+        self.log_prior = log_prior - log_prior.max()
 
     @classmethod
     def start(cls, source_id: str, t0: float, log_e: float, law: EtasParams,
-              other_sums: np.ndarray, factor: float, level: float | None = None
-              ) -> ReentryEstimate:
+              other_sums: np.ndarray, factor: float, level: float | None = None,
+              rate_floor: float = 0.0) -> ReentryEstimate:
         """The prior at the event: ``other_sums`` are the scope's ETAS sums for the law's
         alpha just before it; ``level`` overrides ``factor`` x the rate then (an
-        exclusion still open keeps its own level)."""
+        exclusion still open keeps its own level); ``rate_floor`` is a background rate
+        (events/s) to take where the law's is lower (a zone whose law has none yet)."""
         other = law.k * omori_weights(law.c_s, law.p) * np.asarray(other_sums, float)
-        mu = law.mu
+        mu = max(law.mu, rate_floor)  # a law with no background yet: the observed rate
         if level is None:
             level = factor * (mu + float(other.sum()))
         sd = max(law.se.get("p", 0.0), MIN_P_SD) if law.fitted else GENERIC_P_SD
-        p = np.clip(law.p + sd * _P_GRID, 0.3, 3.0)[:, None]
         a_law = law.k * float(productivity(log_e, law.alpha))
-        first_day = a_law * float(exposure(_DAY, law.c_s, np.array([law.p]))[0])
-        mean = max(first_day, 1e-12) / exposure(_DAY, law.c_s, p)  # (P, 1): same first day
-        a = mean * np.exp(_A_GRID)[None, :]
-        shape = 1.0 / SEQUENCE_CV**2
-        log_prior = (-0.5 * ((p - law.p) / sd) ** 2  # gamma density in log A (Jacobian A)
-                     + shape * np.log(a / mean) - shape * a / mean)
+        first_day = max(a_law * float(exposure(_DAY, law.c_s, np.array([law.p]))[0]), 1e-12)
         dm = (log_e - law.mc_log_e) / MAG_PER_LOG_E
         mask = _DAY * 10 ** ((dm - 4.5) / 0.75) if dm >= MASK_FROM else 0.0
-        return cls(source_id, t0, log_e, level, mu, other, law.c_s, p, a,
-                   log_prior - log_prior.max(), mask, np.zeros_like(a), last_t=t0)
+        return cls(source_id, t0, log_e, level, mu, other, law.c_s, law.p, sd, first_day,
+                   mask, np.zeros((len(_P_GRID), len(_A_GRID))), last_t=t0)
 
     def other_rate(self, t: float | np.ndarray) -> np.ndarray:
         tau = np.maximum(np.asarray(t, float) - self.t0, 0.0)
@@ -193,10 +201,10 @@ class ReentryEstimate:
     # -- state ------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if not k.startswith("_")}
+        return {k: getattr(self, k) for k, f in self.__dataclass_fields__.items() if f.init}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ReentryEstimate:
-        arrays = {"other", "p", "a", "log_prior", "ll"}
+        arrays = {"other", "ll"}
         return cls(**{k: np.asarray(v, float).copy() if k in arrays else v
                       for k, v in state.items()})
