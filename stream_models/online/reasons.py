@@ -189,10 +189,11 @@ def reentry_text(tr: Transition, utc_offset_s: float) -> str:
     if tr.kind == "re-entry reached":
         return (f"{tr.zone} RE-ENTRY REACHED at {clock(n.at, utc_offset_s, tr.t)}: rate back "
                 f"under {n.level_per_h:.2g} events/h, {after}")
-    rule = " (the mine's minimum exclusion)" if n.floor_applied else ""
-    return (f"{tr.zone} RE-ENTRY expected {clock(n.at, utc_offset_s, tr.t)}{rule} "
-            f"({clock(n.low, utc_offset_s, tr.t)}–{clock(n.high, utc_offset_s, tr.t)}), "
-            f"{after}; {n.aftershocks} aftershocks so far")
+    rule = "; the mine's minimum exclusion" if n.floor_applied else ""
+    counted = f"{n.aftershocks} aftershock{'' if n.aftershocks == 1 else 's'} so far"
+    return (f"{tr.zone} RE-ENTRY expected {clock(n.at, utc_offset_s, tr.t)} "
+            f"({clock(n.low, utc_offset_s, tr.t)}–{clock(n.high, utc_offset_s, tr.t)}{rule}), "
+            f"{after}; {counted}")
 
 
 def _p(p: float) -> str:
