@@ -16,6 +16,7 @@ one's level: the zone goes back to how it was before the first.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -90,7 +91,7 @@ class ReentryWatch:
         if at > clock:
             return []
         est = self.open
-        notice = self._notice(at, at)
+        notice = replace(self._notice(at, at), low=at, high=at)  # a fact now, not a forecast
         self.open, self._reached, self.published = None, None, math.nan
         state = self.state
         return [Transition(alert_id(self.zone, "re-entry reached", "", est.source_id),
@@ -103,9 +104,10 @@ class ReentryWatch:
         assert self.open is not None
         if self._reached is None:
             est = self.open
-            lo, hi = est.last_t, est.t0 + self.policy.max_exclusion_s
+            hi = self._bounded(math.inf)
+            lo = min(max(est.last_t, est.t0 + self.policy.min_exclusion_s), hi)
             if self._bounded(est.quantiles(lo, (0.5,))[0]) <= lo:
-                self._reached = lo
+                self._reached = lo  # at the mine's minimum, or at the last event
             else:
                 for _ in range(24):  # to a few seconds over the longest exclusion
                     mid = 0.5 * (lo + hi)

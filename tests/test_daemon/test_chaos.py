@@ -5,6 +5,7 @@ first restarts; every record of every scope and every alert against the referenc
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ def _chaos_module():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("chaos", REPO / "bench" / "chaos.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

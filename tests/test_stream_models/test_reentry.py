@@ -120,6 +120,8 @@ def test_the_mines_minimum_exclusion_is_a_floor_and_the_maximum_a_cap() -> None:
     [tr] = watch.on_event(0.0, 1.2e3, "e1", True, weak, NO_PAST, "b")
     assert tr.reentry is not None and tr.reentry.at == 4 * 3600 and tr.reentry.floor_applied
     assert "the mine's minimum exclusion" in alert_record(tr, None, "")["text"]
+    [done] = watch.tick(5 * 3600)  # reached at the minimum itself, a fact: no interval
+    assert done.t == done.reentry.at == done.reentry.low == done.reentry.high == 4 * 3600  # type: ignore[union-attr]
     strong = generic_law(1.0, mu=1e-7)
     capped = ReentryWatch("z", ReentryPolicy(energy_j=1e3, max_exclusion_s=10 * 3600))
     [tr] = capped.on_event(0.0, 1e6, "e1", True, strong, NO_PAST, "b")
