@@ -56,7 +56,7 @@ class ReentryWatch:
     @property
     def notice(self) -> ReentryNotice | None:
         """The open exclusion as published last."""
-        return None if self.open is None else self._notice(self.published)
+        return None if self.open is None else self._notice(None, self.published)
 
     def on_event(self, t: float, energy_j: float, event_id: str, above_mc: bool,
                  law: EtasParams, sums_before: np.ndarray, state: State,
@@ -71,13 +71,13 @@ class ReentryWatch:
             self.open = ReentryEstimate.start(event_id, t, math.log10(energy_j), law,
                                               sums_before, pol.factor, level, rate_floor)
             self.energy_j, self.updates, self._reached = energy_j, 0, None
-            out.append(self._publish(t, event_id, state))
+            out.append(self._publish(self._notice(t), t, event_id, state))
         elif self.open is not None and above_mc:
             self.open.observe(t)
             self._reached = None
-            at = self._bounded(self.open.quantiles(t, (0.5,))[0])
-            if abs(at - self.published) > max(pol.republish_s, (self.published - t) / 5):
-                out.append(self._publish(t, event_id, state))
+            notice = self._notice(t)
+            if abs(notice.at - self.published) > max(pol.republish_s, (self.published - t) / 5):
+                out.append(self._publish(notice, t, event_id, state))
         return out
 
     def tick(self, clock: float) -> list[Transition]:
@@ -123,20 +123,22 @@ class ReentryWatch:
         t0, pol = self.open.t0, self.policy
         return min(max(t, t0 + pol.min_exclusion_s), t0 + pol.max_exclusion_s)
 
-    def _publish(self, t: float, event_id: str, state: State) -> Transition:
+    def _publish(self, notice: ReentryNotice, t: float, event_id: str, state: State
+                 ) -> Transition:
         assert self.open is not None
-        self.published = self._bounded(self.open.quantiles(t, (0.5,))[0])
-        self.state = state
-        notice = self._notice(self.published, t)
+        self.published, self.state = notice.at, state
         self.updates += 1
         return Transition(
             alert_id(self.zone, "re-entry", str(self.updates), self.open.source_id),
             "re-entry", self.zone, state, state, math.nan, t, event_id, None, notice)
 
-    def _notice(self, at: float, now: float | None = None) -> ReentryNotice:
+    def _notice(self, now: float | None, at: float | None = None) -> ReentryNotice:
+        """The estimate given the events up to ``now``; ``at``: a re-entry time to state
+        instead of its median (the one published, or reached)."""
         est = self.open
         assert est is not None
         median, low, high = est.quantiles(now)
+        at = self._bounded(median) if at is None else at
         return ReentryNotice(est.source_id, est.t0, self.energy_j, at, self._bounded(low),
                              self._bounded(high), est.level * 3600.0, est.n,
                              self._bounded(median) > median)

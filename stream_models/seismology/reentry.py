@@ -157,12 +157,6 @@ class ReentryEstimate:
         w = np.exp(log_w - log_w.max())
         return w / w.sum()
 
-    def rate(self, t: float, now: float | None = None) -> float:
-        """Expected rate at ``t`` (events/s above Mc), given the events up to ``now``."""
-        w = self.weights(now)
-        seq = float((w * self.a * (t - self.t0 + self.c_s) ** -self.p).sum())
-        return float(self.other_rate(t)) + seq
-
     def times(self) -> np.ndarray:
         """Each grid point's re-entry time, s after the event (fixed: computed once).
 
