@@ -27,15 +27,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stages import stage_profile  # noqa: E402
 from config.settings import load_settings  # noqa: E402
 from replay.columns import parse_mapping  # noqa: E402
 from replay.gits_export import write_gits  # noqa: E402
 from replay.read import read_events  # noqa: E402
 from replay.synth import SynthParams, generate  # noqa: E402
 from stream_models.evaluation.backtest import collect  # noqa: E402
-from stream_models.online.experts import EXPERTS  # noqa: E402
 from stream_models.online.orchestrator import Orchestrator  # noqa: E402
-from stream_models.online.records import risk_record  # noqa: E402
 from stream_models.online.scope import ScopeMonitor  # noqa: E402
 from stream_models.retraining.jobs import run_job  # noqa: E402
 from stream_models.retraining.registry import base_lstm  # noqa: E402
@@ -77,31 +76,14 @@ def backtest_rate(events: list[Event], overrides: dict[str, object], config: Pat
     return {"events": len(events), "seconds": round(dt, 2), "events_per_s": round(len(events) / dt)}
 
 
-def stage_costs(events: list[Event]) -> dict[str, float]:
-    """Microseconds per event of each stage, timed on one zone's monitor."""
-    mon = ScopeMonitor("mine", "zone", load_settings().monitor_policy())
-    out: dict[str, list[float]] = {"monitor.process (all stages)": [], "features": [],
-                                   "river predict": [], "stacker": [], "risk record": []}
-    for e in events:
-        t0 = time.perf_counter()
-        o = mon.process(e)
-        out["monitor.process (all stages)"].append(time.perf_counter() - t0)
-        t1 = time.perf_counter()
-        mon.river.predict_proba_one(o.scaled, 0.0)
-        t2 = time.perf_counter()
-        mon.mixture.predict_one({e: o.components[e] for e in EXPERTS})
-        t3 = time.perf_counter()
-        risk_record(o)
-        t4 = time.perf_counter()
-        out["river predict"].append(t2 - t1)
-        out["stacker"].append(t3 - t2)
-        out["risk record"].append(t4 - t3)
-    feats = ScopeMonitor("mine", "zone", load_settings().monitor_policy()).features
-    for e in events:
-        t0 = time.perf_counter()
-        feats.update(e, e.timestamp)
-        out["features"].append(time.perf_counter() - t0)
-    return {k: round(float(np.median(v)) * 1e6, 1) for k, v in out.items() if v}
+def stage_costs(events: list[Event], overrides: dict[str, object], config: Path | None
+                ) -> dict[str, float]:
+    """Microseconds per event of each stage of one zone's event path (no retraining:
+    the prior models score, as between a live worker's retrainings)."""
+    s = load_settings(config, **overrides)
+    mon = ScopeMonitor("profiled", "zone", s.monitor_policy(),
+                       base_lstm=base_lstm(s.lstm.base_model, s.lstm.enabled))
+    return stage_profile(mon, [replace(e, zone="profiled") for e in events])
 
 
 def burst_state_bytes(events: list[Event]) -> dict[str, float]:
@@ -167,7 +149,8 @@ def main() -> None:
         "backtest_synthetic_year": backtest_rate(year, {}, MINE),
         "per_event_path_example_catalog": backtest_rate(eaton, eaton_alerts, None, False),
         "per_event_path_synthetic_year": backtest_rate(year, {}, MINE, False),
-        "stage_us_per_event": stage_costs(eaton[:5000]),
+        "stage_us_per_event_example_catalog": stage_costs(eaton, eaton_alerts, None),
+        "stage_us_per_event_synthetic_year": stage_costs(year, {}, MINE),
         "zone_state_after_burst": burst_state_bytes(eaton),
         **rss_over([int(v) for v in args.events.split(",")]),
     }

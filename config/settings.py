@@ -126,6 +126,10 @@ class WorkerSettings(BaseModel):
 
     snapshot_every: int = Field(500, ge=1)  # events between state snapshots
     snapshot_interval_s: float = Field(1.0, gt=0)  # ... or this long, whichever first
+    # what one fetch delivered is handled as a batch: at most this many messages, waiting
+    # at most this long for more (a quiet stream's event waits no longer than that)
+    batch_max: int = Field(500, ge=1)
+    batch_within_s: float = Field(0.01, gt=0)
     group_id: str = "seismowatch"  # the Faust app id: workers with one id share partitions
     # zones one worker scores (configured ones always fit): names beyond it are dead-lettered,
     # so a file with a mistyped zone column cannot create metric series without bound

@@ -11,7 +11,7 @@ import faust
 from mode import CrashingSupervisor
 
 from config.settings import Settings
-from daemon.service import ScoringService
+from daemon.service import Delivered, ScoringService
 from stream_models.wire import sent_at
 
 _LAG_INTERVAL_S = 5.0
@@ -36,19 +36,24 @@ def register(app: faust.App, events: Any, mine: Any, service: ScoringService,
         for name in ("aiokafka", "kafka", "faust", "mode"):
             logging.getLogger(name).setLevel(max(level, logging.INFO))
 
+    batch_max, within = settings.worker.batch_max, settings.worker.batch_within_s
+
     async def score(stream: Any) -> None:
-        # acks are manual (after each state snapshot); disabled on this very stream, since
-        # a ``stream.noack()`` clone lets the original stream ack what it buffered first
-        stream.enable_acks = False
-        async for event in stream.events():
-            msg = event.message
+        # what a fetch delivered, as one batch; its events are acked by the service after
+        # the snapshot that stores their effect: the extra reference taken here keeps
+        # take_events' own ack at the end of the batch from committing them before that
+        async for events in stream.take_events(batch_max, within=within):
+            batch = []
+            for event in events:
+                msg = event.message
+                msg.incref()
 
-            async def ack(event: Any = event) -> None:
-                await stream.ack(event)
+                async def ack(event: Any = event) -> None:
+                    await stream.ack(event)
 
-            await service.handle(
-                event.value, msg.topic, msg.partition, msg.offset, sent_at(msg.headers), ack
-            )
+                batch.append(Delivered(event.value, msg.topic, msg.partition, msg.offset,
+                                       sent_at(msg.headers), ack))
+            await service.handle_batch(batch)
 
     # an error outside one event's scoring (a snapshot that cannot be written) stops the
     # worker, so that it restarts from the changelog rather than hold partitions it no

@@ -125,8 +125,13 @@ def create_app(
 
         app.consumer.pause_partitions([TP(topic, partition)])
 
+    def owned(topic: str, partition: int) -> bool:
+        from faust.types import TP
+
+        return TP(topic, partition) in app.consumer.assignment()
+
     service = ScoringService(settings, FaustOutputs(app), TableStore(table), metrics,
-                             fetch_range, pause)
+                             fetch_range, pause, owned=owned)
     from daemon.agents import register
 
     register(app, events, mine, service, settings)

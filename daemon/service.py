@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,6 +66,18 @@ from stream_models.wire import Event, Reject, WireFormatError, dumps
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """One message as the consumer delivered it, and how to ack it once its effect is stored."""
+
+    value: bytes
+    topic: str
+    partition: int
+    offset: int
+    sent_at: float | None  # when the producer handed it to Kafka (latency metric)
+    ack: Ack
+
+
 @dataclass
 class _Scope:
     """What the service keeps of a scope beside its monitor."""
@@ -86,6 +98,7 @@ class ScoringService:
         self, settings: Settings, outputs: Outputs, store: MutableMapping[str, Any],
         metrics: WorkerMetrics, fetch_range: FetchRange,
         pause: Callable[[str, int], None] | None = None, executor: Executor | None = None,
+        owned: Callable[[str, int], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.outputs = outputs
@@ -93,6 +106,7 @@ class ScoringService:
         self.metrics = metrics
         self.fetch_range = fetch_range
         self.pause = pause
+        self.owned = owned  # whether this worker still holds a partition (None: always)
         self.retrain = settings.retrain_policy()
         self.orch = Orchestrator(
             settings.monitor_policy(), self.retrain, mine_scope=settings.mine_scope_name,
@@ -184,33 +198,49 @@ class ScoringService:
 
         ``sent_at`` is when the producer handed the event to Kafka (latency metric).
         """
-        tp = (topic, partition)
+        return (await self.handle_batch([Delivered(value, topic, partition, offset, sent_at,
+                                                   ack)]))[0]
+
+    async def handle_batch(self, batch: Sequence[Delivered]) -> list[Outcome | None]:
+        """Process what one fetch delivered, in offset order per partition, under one lock;
+        the snapshot (state, manifest, then the acks) is considered once, after the batch.
+
+        Every event is still scored with all that came before it, one at a time: a
+        batch changes only how often the worker stores, commits and yields, never a
+        forecast (the records equal those of :meth:`handle` called per message)."""
         async with self.lock:
-            if tp in self.stopped:
-                return None
-            try:
-                if tp not in self.position:
-                    self._restore_partition(tp)
-                    await self._rerun_pending(tp)
-                if offset <= self.position[tp]:
-                    self.metrics.duplicates_skipped.labels(str(partition)).inc()
-                    self._unacked.append(ack)
-                    return None
-                if offset > self.position[tp] + 1:
-                    await self._replay_gap(tp, self.position[tp] + 1, offset)
-            except (RestoreError, GapError) as exc:
-                await self._stop(tp, exc)
-                return None
-            try:
-                outcome = await self._process(value, tp, offset, sent_at)
-            except Exception as exc:  # one bad event must never stop the stream
-                await self._failed(value, tp, offset, exc)
-                outcome = None
-            self.position[tp] = offset
-            self._unacked.append(ack)  # after processing: a snapshot within it must not ack it
+            out = [await self._handle(m) for m in batch]
             if len(self._unacked) >= self.settings.worker.snapshot_every or self._snapshot_due():
                 await self._snapshot()
-            return outcome
+            return out
+
+    async def _handle(self, m: Delivered) -> Outcome | None:
+        tp, offset = (m.topic, m.partition), m.offset
+        if tp in self.stopped:
+            return None
+        if self.owned is not None and not self.owned(*tp):
+            return None  # revoked while the batch waited: its new owner processes it
+        try:
+            if tp not in self.position:
+                self._restore_partition(tp)
+                await self._rerun_pending(tp)
+            if offset <= self.position[tp]:
+                self.metrics.duplicates_skipped.labels(str(m.partition)).inc()
+                self._unacked.append(m.ack)
+                return None
+            if offset > self.position[tp] + 1:
+                await self._replay_gap(tp, self.position[tp] + 1, offset)
+        except (RestoreError, GapError) as exc:
+            await self._stop(tp, exc)
+            return None
+        try:
+            outcome = await self._process(m.value, tp, offset, m.sent_at)
+        except Exception as exc:  # one bad event must never stop the stream
+            await self._failed(m.value, tp, offset, exc)
+            outcome = None
+        self.position[tp] = offset
+        self._unacked.append(m.ack)  # after processing: a snapshot within it must not ack it
+        return outcome
 
     async def _process(self, value: bytes, tp: TP, offset: int, sent_at: float | None
                        ) -> Outcome | None:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from stream_models.features.inputs import STATIC_NAMES
+from stream_models.learners.compiled import scale_step
 from stream_models.mathutil import sigmoid
 
 FORMAT = "seismowatch.lstm/3"  # /3: inputs scaled per scope, arrays only
@@ -88,24 +89,15 @@ class InputScale:
 
     def scale(self, x: np.ndarray) -> np.ndarray:
         """z-score of ``x`` against the prior and the inputs so far; then ``x`` is counted."""
-        n0, n = self.prior_n, self.n
-        total = n0 + n
-        if total > 0:
-            mean = (n0 * self.prior_mean + n * self.mean) / total
-            var = (n0 * self.prior_var + self.m2
-                   + n0 * n / total * (self.mean - self.prior_mean) ** 2) / total
-            z = (x - mean) / np.sqrt(np.maximum(var, 1e-12))
-        else:
-            z = np.zeros_like(x, dtype=float)
-        self.n = n = n + 1
-        delta = x - self.mean
-        self.mean = self.mean + delta / n
-        self.m2 = self.m2 + delta * (x - self.mean)
-        return np.clip(z, -10.0, 10.0).astype(np.float32)
+        z = scale_step(np.asarray(x, float), self.prior_mean, self.prior_var, self.prior_n,
+                       self.n, self.mean, self.m2)
+        self.n += 1
+        return z
 
     def to_state(self) -> dict[str, Any]:
         return {"prior_mean": self.prior_mean, "prior_var": self.prior_var,
-                "prior_n": self.prior_n, "n": self.n, "mean": self.mean, "m2": self.m2}
+                "prior_n": self.prior_n, "n": self.n, "mean": self.mean.copy(),
+                "m2": self.m2.copy()}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> InputScale:

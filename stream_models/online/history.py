@@ -68,16 +68,30 @@ class ScopeHistory:
         self.retention_s, self.max_rows = retention_s, max_rows
         self.dtypes: dict[Kind, np.dtype] = {"events": event_dtype(),
                                              "examples": example_dtype(n_inputs, n_static)}
-        self.open: dict[Kind, np.ndarray] = {k: np.zeros(0, d) for k, d in self.dtypes.items()}
+        # the open chunk: a buffer of a chunk's rows, filled in place (no copy per event)
+        self._buf: dict[Kind, np.ndarray] = {k: np.zeros(CHUNK_ROWS[k], d)
+                                             for k, d in self.dtypes.items()}
+        self._fill: dict[Kind, int] = {"events": 0, "examples": 0}
         self.index: dict[Kind, list[list[float]]] = {"events": [], "examples": []}  # seq, t1, n
+        self._kept: dict[Kind, int] = {"events": 0, "examples": 0}  # rows of written chunks
         self.next_seq: dict[Kind, int] = {"events": 0, "examples": 0}
         self.appended: dict[Kind, int] = {"events": 0, "examples": 0}  # rows ever added
         self._writes: list[tuple[str, Any]] = []  # (key, chunk or None to delete)
 
+    @property
+    def open(self) -> dict[Kind, np.ndarray]:
+        """The rows of each open chunk (views: valid until the next row is added)."""
+        return {k: self._buf[k][: self._fill[k]] for k in self._buf}
+
     def add_event(self, t: float, log_e: float, volume: float, x: float, y: float, z: float
                   ) -> None:
-        row = np.array([(t, log_e, volume, x, y, z)], self.dtypes["events"])
-        self._append("events", row)
+        kind: Kind = "events"
+        self._buf[kind][self._fill[kind]] = (t, log_e, volume, x, y, z)
+        self._fill[kind] += 1
+        self.appended[kind] += 1
+        if self._fill[kind] == CHUNK_ROWS[kind]:
+            self._close(kind)
+        self._prune(kind, t)
 
     def add_examples(self, t: np.ndarray, log_e: np.ndarray, offset: np.ndarray, z: np.ndarray,
                      static: np.ndarray, y_learning: np.ndarray, y_target: np.ndarray) -> None:
@@ -91,24 +105,33 @@ class ScopeHistory:
 
     def _append(self, kind: Kind, rows: np.ndarray) -> None:
         self.appended[kind] += len(rows)
-        buf = np.concatenate([self.open[kind], rows]) if len(self.open[kind]) else rows
-        size = CHUNK_ROWS[kind]
-        while len(buf) >= size:
-            seq = self.next_seq[kind]
-            chunk = buf[:size].copy()
-            self._writes.append((chunk_key(self.scope, kind, seq), {"rows": chunk}))
-            self.index[kind].append([float(seq), float(chunk["t"][-1]), float(size)])
-            self.next_seq[kind] = seq + 1
-            buf = buf[size:]
-        self.open[kind] = buf.copy()
-        self._prune(kind, float(rows["t"][-1]))
+        now = float(rows["t"][-1])
+        buf, size = self._buf[kind], CHUNK_ROWS[kind]
+        while len(rows):
+            k = min(size - self._fill[kind], len(rows))
+            buf[self._fill[kind]: self._fill[kind] + k] = rows[:k]
+            self._fill[kind] += k
+            rows = rows[k:]
+            if self._fill[kind] == size:
+                self._close(kind)
+        self._prune(kind, now)
+
+    def _close(self, kind: Kind) -> None:
+        """The open chunk is full: it is written once, under its own key."""
+        seq, size = self.next_seq[kind], CHUNK_ROWS[kind]
+        chunk = self._buf[kind].copy()
+        self._writes.append((chunk_key(self.scope, kind, seq), {"rows": chunk}))
+        self.index[kind].append([float(seq), float(chunk["t"][-1]), float(size)])
+        self._kept[kind] += size
+        self.next_seq[kind] = seq + 1
+        self._fill[kind] = 0
 
     def _prune(self, kind: Kind, now: float) -> None:
         idx = self.index[kind]
-        while idx and (idx[0][1] < now - self.retention_s
-                       or sum(n for *_, n in idx) > self.max_rows):
-            seq = int(idx.pop(0)[0])
-            self._writes.append((chunk_key(self.scope, kind, seq), None))
+        while idx and (idx[0][1] < now - self.retention_s or self._kept[kind] > self.max_rows):
+            seq, _, n = idx.pop(0)
+            self._kept[kind] -= int(n)
+            self._writes.append((chunk_key(self.scope, kind, int(seq)), None))
 
     def flush(self, store: MutableMapping[str, Any]) -> None:
         """Write the chunks that filled, delete the expired ones."""
@@ -136,7 +159,7 @@ class ScopeHistory:
                                "the store its state refers to")
             parts.append(np.asarray(chunk["rows"], self.dtypes[kind]))
         parts.append(self.open[kind])
-        out = np.concatenate(parts)
+        out = np.concatenate(parts)  # a copy: the open rows stay valid
         if upto is not None:
             out = out[: max(upto - first, 0)]
         return out[out["t"] >= since] if math.isfinite(since) else out
@@ -148,10 +171,11 @@ class ScopeHistory:
         return self.rows("examples", store, since)
 
     def count(self, kind: Kind) -> int:
-        return int(sum(n for *_, n in self.index[kind])) + len(self.open[kind])
+        return self._kept[kind] + self._fill[kind]
 
     def to_state(self) -> dict[str, Any]:
-        return {"open_events": self.open["events"], "open_examples": self.open["examples"],
+        return {"open_events": self.open["events"].copy(),
+                "open_examples": self.open["examples"].copy(),
                 "index_events": np.array(self.index["events"], float).reshape(-1, 3),
                 "index_examples": np.array(self.index["examples"], float).reshape(-1, 3),
                 "next_events": self.next_seq["events"],
@@ -163,7 +187,11 @@ class ScopeHistory:
             rows = np.asarray(state[f"open_{kind}"])
             if rows.dtype != self.dtypes[kind]:
                 raise ValueError(f"{kind} history has another layout than this version's")
-            self.open[kind] = rows.copy()
+            if len(rows) >= CHUNK_ROWS[kind]:
+                raise ValueError(f"{kind} history's open chunk is over a chunk's rows")
+            self._buf[kind][: len(rows)] = rows
+            self._fill[kind] = len(rows)
             self.index[kind] = np.asarray(state[f"index_{kind}"], float).tolist()
+            self._kept[kind] = int(sum(n for *_, n in self.index[kind]))
             self.next_seq[kind] = int(state[f"next_{kind}"])
         self.appended = {k: int(v) for k, v in state["appended"].items()}  # type: ignore[misc]
