@@ -81,6 +81,13 @@ class Mixture:
         self.share = share
         self.log_w = np.log(self.prior)
         self.n = 0
+        self._relative()
+
+    def _relative(self) -> None:
+        """The weights relative to the largest, kept from one label to the next (every event
+        reads them, only a label changes them)."""
+        self._w = np.exp(self.log_w - self.log_w.max())
+        self._w_total = float(self._w.sum())
 
     def _vector(self, p: Mapping[str, float]) -> np.ndarray:
         """The experts' probabilities; a missing one counts as the mixture's own."""
@@ -91,7 +98,7 @@ class Mixture:
         return np.clip(v, _FLOOR, 1 - _FLOOR)
 
     def _mix(self, v: np.ndarray, ok: np.ndarray | None = None) -> float:
-        w = np.exp(self.log_w - self.log_w.max())
+        w = self._w
         if ok is not None:
             w = w * ok
         total = w.sum()
@@ -120,11 +127,11 @@ class Mixture:
             a = min(self.share * c, 1.0)
             self.log_w = np.log((1 - a) * w + a * self.prior)
         self.n += 1
+        self._relative()
 
     def weights(self) -> dict[str, float]:
         """Each expert's current weight (they sum to 1)."""
-        w = np.exp(self.log_w - self.log_w.max())
-        return dict(zip(self.names, (w / w.sum()).tolist(), strict=True))
+        return dict(zip(self.names, (self._w / self._w.sum()).tolist(), strict=True))
 
     def to_state(self) -> dict[str, Any]:
         return {"names": self.names, "prior": self.prior, "share": self.share,
@@ -140,4 +147,5 @@ class Mixture:
             raise ValueError(f"mixture state has {log_w.shape} weights, expected "
                              f"{mix.log_w.shape}")
         mix.log_w, mix.n = log_w.copy(), int(state["n"])
+        mix._relative()
         return mix

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stream_models.mathutil import logit
+from stream_models.mathutil import P_CLIP, logit
 
 _LOGIT_SPAN = 12.0  # |logit| beyond this (p < 6e-6 or > 1 - 6e-6) shares the end bins
 _EPS = 1e-15  # clip for log loss
@@ -96,7 +96,10 @@ class ProgressiveScore:
 
     def update(self, y_true: bool | int, p: float) -> None:
         y = 1 if y_true else 0
-        self.auc.update(y, p)
+        auc = self.auc  # BinnedROCAUC.update inlined: this runs for every model on every label
+        c = min(max(p, P_CLIP), 1 - P_CLIP)
+        z = (math.log(c / (1 - c)) + _LOGIT_SPAN) / (2 * _LOGIT_SPAN)
+        (auc.pos if y else auc.neg)[min(max(int(z * auc.n_bins), 0), auc.n_bins - 1)] += 1
         self.n += 1
         self.positives += y
         q = min(max(p, _EPS), 1 - _EPS)

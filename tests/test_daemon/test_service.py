@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from daemon.service import ScoringService
+from daemon.service import Delivered, ScoringService
 from stream_models.wire import Event, utc_text
 from tests.test_daemon.harness import (
     ALERTS,
@@ -335,3 +335,56 @@ def test_an_alert_delivered_just_before_a_crash_kept_its_id_from_the_store_is_no
     again = [json.loads(v)["alert_id"] for v in out2.on(ALERTS)]
     assert len(first_ids) == n_sent
     assert not set(first_ids) & set(again)
+
+
+@pytest.mark.parametrize("size", [1, 7, 64])
+def test_a_batch_gives_the_records_and_state_of_one_message_at_a_time(
+    tmp_path: Path, mine_events: list[Event], size: int
+) -> None:
+    """What a fetch delivers is handled as one batch; every record, alert and stored state
+    equals the per-message path's, and acks still wait for the snapshot covering them."""
+    events = mine_events[:150]
+    wire = [e.to_wire() for e in events]
+    zone_of = {e.event_id: e.zone for e in events}
+    parts = sorted({e.zone for e in events})
+
+    def messages(acked: list[tuple[str, int]]) -> list[Delivered]:
+        out, offsets = [], dict.fromkeys(parts, -1)
+        for value, e in zip(wire, events, strict=True):  # zone topic: a partition per zone
+            p = parts.index(zone_of[e.event_id])
+            offsets[zone_of[e.event_id]] += 1
+            off = offsets[zone_of[e.event_id]]
+
+            async def ack(p: int = p, off: int = off) -> None:
+                acked.append((EVENTS, p * 1000 + off))
+
+            out.append(Delivered(value, EVENTS, p, off, None, ack))
+        for off, value in enumerate(wire):  # and the mine topic, one partition
+
+            async def ack_mine(off: int = off) -> None:
+                acked.append((MINE, off))
+
+            out.append(Delivered(value, MINE, 0, off, None, ack_mine))
+        return out
+
+    async def run(batched: bool) -> tuple[Outputs, Tables, list[tuple[str, int]]]:
+        tables, acked = Tables(), []
+        svc, out, _ = _service(tmp_path / str(batched), tables, wire)
+        todo = messages(acked)
+        if batched:
+            for i in range(0, len(todo), size):
+                await svc.handle_batch(todo[i:i + size])
+        else:
+            for m in todo:
+                await svc.handle(m.value, m.topic, m.partition, m.offset, m.sent_at, m.ack)
+        await svc.on_revoked()
+        return out, tables, acked
+
+    one, one_tables, one_acked = asyncio.run(run(False))
+    many, many_tables, many_acked = asyncio.run(run(True))
+    for topic in ("gits.risk", ALERTS):
+        assert [json.loads(v) | {"emitted_at": None} for v in many.on(topic)] == [
+            json.loads(v) | {"emitted_at": None} for v in one.on(topic)]
+    assert len(one.on("gits.risk")) == 2 * len(events) and one.on(ALERTS)
+    assert dict(many_tables.state) == dict(one_tables.state)  # the same stored scopes
+    assert sorted(many_acked) == sorted(one_acked) and len(one_acked) == 2 * len(events)
