@@ -7,6 +7,7 @@ adapter and a backtest always agree on topics, zones and targets.
 from __future__ import annotations
 
 import json
+import math
 import os
 from contextvars import ContextVar
 from dataclasses import replace
@@ -24,6 +25,7 @@ from pydantic_settings import (
 
 from config.kafka import KafkaSettings
 from config.keys import check_environ, check_toml, nest
+from config.space import DataZone, SpaceSettings, Zone
 from replay.limits import Limits
 from stream_models.fusion.hazard import MINE_THRESHOLDS, HazardPolicy
 from stream_models.online.policies import (
@@ -44,28 +46,10 @@ class TopicSettings(BaseModel):
     mine: str = "gits.events.mine"  # every zone's events again, keyed for the mine-wide scope
     risk: str = "gits.risk"
     alerts: str = "gits.alerts"
+    hazard_grid: str = "gits.hazard_grid"  # the hazard map, a snapshot every interval
 
     def all(self) -> list[str]:
-        return [self.events, self.rejected, self.mine, self.risk, self.alerts]
-
-
-class Zone(BaseModel):
-    """An axis-aligned box of the mine grid (m); events inside it belong to the zone."""
-
-    name: str
-    x_min: float = float("-inf")
-    x_max: float = float("inf")
-    y_min: float = float("-inf")
-    y_max: float = float("inf")
-    z_min: float = float("-inf")
-    z_max: float = float("inf")
-
-    def contains(self, x: float, y: float, z: float) -> bool:
-        return (
-            self.x_min <= x <= self.x_max
-            and self.y_min <= y <= self.y_max
-            and self.z_min <= z <= self.z_max
-        )
+        return [self.events, self.rejected, self.mine, self.risk, self.alerts, self.hazard_grid]
 
 
 class AlertSettings(BaseModel):
@@ -246,6 +230,11 @@ class Settings(BaseSettings):
     mine_scope: str = "mine-wide"
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     reentry: ReentrySettings = Field(default_factory=ReentrySettings)
+    space: SpaceSettings = Field(default_factory=SpaceSettings)
+    # zones derived from the data when none are configured (``seismowatch zones`` and every
+    # command that reads a file write them to <state_dir>/derived-zones.toml): configured
+    # zones always win
+    derived_zones: list[DataZone] = Field(default_factory=list)
     input: InputSettings = Field(default_factory=InputSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     lstm: LstmSettings = Field(default_factory=LstmSettings)
@@ -278,12 +267,12 @@ class Settings(BaseSettings):
     def mine_scope_name(self) -> str | None:
         """The mine-wide scope, when there are zones to sum up (none configured: the
         default zone already sees every event)."""
-        return self.mine_scope or None if self.zones else None
+        return self.mine_scope or None if self.zones or self.derived_zones else None
 
     @property
     def known_zones(self) -> list[str]:
         """Zones that never count against ``worker.max_zones``."""
-        names = [z.name for z in self.zones] + [self.default_zone]
+        names = [z.name for z in self.zones or self.derived_zones] + [self.default_zone]
         return names + ([self.mine_scope_name] if self.mine_scope_name else [])
 
     @property
@@ -318,6 +307,8 @@ class Settings(BaseSettings):
             reentry=ReentryPolicy(r.energy_j or a.target_energy_j, r.factor,
                                   r.min_exclusion_h * 3600, r.max_exclusion_h * 3600,
                                   r.republish_h * 3600),
+            grid=self.space.spec() if self.space.enabled else None,
+            grid_kinds=("mine",) if self.mine_scope_name else ("zone",),
         )
 
     def retrain_policy(self) -> RetrainPolicy:
@@ -340,10 +331,18 @@ class Settings(BaseSettings):
         )
 
     def zone_of(self, x: float, y: float, z: float) -> str:
-        """The first configured zone containing the point, else ``default_zone``."""
+        """The first configured zone containing the point; with none configured, the
+        derived zone of the nearest centre within reach; else ``default_zone``."""
         for zone in self.zones:
             if zone.contains(x, y, z):
                 return zone.name
+        if not self.zones and self.derived_zones:
+            best, best_d = self.default_zone, math.inf
+            for dz in self.derived_zones:
+                d = math.hypot(x - dz.x, y - dz.y)
+                if d <= dz.reach_m and d < best_d:
+                    best, best_d = dz.name, d
+            return best
         return self.default_zone
 
     @classmethod

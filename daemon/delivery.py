@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +19,18 @@ TP = tuple[str, int]  # (topic, partition)
 # end None: up to the partition's log end, whatever is there
 FetchRange = Callable[[str, int, int, int | None],
                       Awaitable[list[tuple[int, bytes, float | None]]]]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One message as the consumer delivered it, and how to ack it once its effect is stored."""
+
+    value: bytes
+    topic: str
+    partition: int
+    offset: int
+    sent_at: float | None  # when the producer handed it to Kafka (latency metric)
+    ack: Ack
 
 
 class Outputs(Protocol):

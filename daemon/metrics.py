@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 from stream_models.fusion.hazard import STATES, Episode, ReentryNotice
 from stream_models.online.outcome import Outcome
 from stream_models.online.schedule import Decision
+from stream_models.seismology.hazard_grid import GridSnapshot
 from stream_models.wire import utc_text
 
 PREFIX = "seismowatch"
@@ -80,6 +81,7 @@ class ZoneSnapshot:
     why: str = ""  # ... and the reasons of its last raise, in words
     reentry: ReentryNotice | None = None  # its open exclusion after a large event
     clock: float | None = None  # its event-time clock
+    grid: GridSnapshot | None = None  # its latest hazard-grid snapshot (the mine-wide scope)
 
 
 class ZoneCollector(Collector):
@@ -131,6 +133,11 @@ class ZoneCollector(Collector):
         reentry = gauge("reentry_timestamp_seconds", "The open exclusion's re-entry estimate "
                         "and its 5-95 % interval (bound: estimate, low, high).",
                         ["zone", "bound"])
+        cell = {axis: gauge(f"hazard_cell_max_{stem}", doc, ["zone"]) for axis, stem, doc in (
+            ("p", "probability", "Probability of a target within the horizon in the zone's "
+             "most hazardous grid cell (the latest hazard-grid snapshot)."),
+            ("x", "x_metres", "Mine-grid x of the centre of the zone's most hazardous cell."),
+            ("y", "y_metres", "Mine-grid y of the centre of the zone's most hazardous cell."))}
         retrained = CounterMetricFamily(f"{PREFIX}_retrainings", "Retrainings of the zone's "
                                         "models by result: promoted, rejected by the gate, "
                                         "skipped (too little data).",
@@ -162,6 +169,9 @@ class ZoneCollector(Collector):
                     left.add_metric([z.zone], max(n.at - z.clock, 0.0))
                 for bound, t in (("estimate", n.at), ("low", n.low), ("high", n.high)):
                     reentry.add_metric([z.zone, bound], t)
+            for zone, (p, x, y) in (z.grid.hottest().items() if z.grid else ()):
+                for axis, value in zip("pxy", (p, x, y), strict=True):
+                    cell[axis].add_metric([zone], value)
             o = z.last
             if o is None:
                 continue
@@ -188,7 +198,7 @@ class ZoneCollector(Collector):
             stopped.add_metric([topic, str(partition)], 1.0)
         yield from (*rolling.values(), risk, comp, weight, own, hazard, last_t, size,
                     *scores.values(), *learning.values(), info, episode, left, reentry, retrained,
-                    stopped)
+                    *cell.values(), stopped)
 
 
 class WorkerMetrics:

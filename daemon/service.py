@@ -3,8 +3,9 @@
 Everything computed per event is :class:`~stream_models.online.orchestrator.Orchestrator`'s;
 this module only delivers it, at-least-once with idempotent effects:
 
-* Each event's risk record and alerts are sent as it is scored, in its scope (the
-  zone, from ``gits.events``, or the mine-wide scope, from ``gits.events.mine``).
+* What one fetch delivered is handled as a batch, one event at a time; each event's
+  risk record, alerts and any hazard-grid snapshot are sent as it is scored in its
+  scope (its zone, or the mine-wide scope from ``gits.events.mine``).
 * Every ``snapshot_every`` events or ``snapshot_interval_s`` seconds the outputs are
   flushed, each touched scope's state is written to the changelog-backed table
   with the offset of its partition it covers, then the partition's manifest (that
@@ -43,6 +44,7 @@ from daemon.delivery import (
     TP,
     Ack,
     AlertLog,
+    Delivered,
     FetchRange,
     GapError,
     Outputs,
@@ -56,7 +58,7 @@ from daemon.state_table import is_scope_key, manifest_key, partition_of, sent_ke
 from stream_models.fusion.hazard import Transition
 from stream_models.online.orchestrator import Orchestrator, ScopeLimitError
 from stream_models.online.outcome import DuplicateEventError, LateEventError, Outcome
-from stream_models.online.records import alert_record, risk_record
+from stream_models.online.records import alert_record, grid_record, risk_record
 from stream_models.online.schedule import Job
 from stream_models.packing import StateError
 from stream_models.retraining.jobs import run_job
@@ -64,18 +66,6 @@ from stream_models.retraining.registry import DecisionLog, base_lstm
 from stream_models.wire import Event, Reject, WireFormatError, dumps
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """One message as the consumer delivered it, and how to ack it once its effect is stored."""
-
-    value: bytes
-    topic: str
-    partition: int
-    offset: int
-    sent_at: float | None  # when the producer handed it to Kafka (latency metric)
-    ack: Ack
 
 
 @dataclass
@@ -136,7 +126,7 @@ class ScoringService:
                                  lambda mon=mon: mon.metrics(learning=True), mon.own_fit_share,
                                  mon.schedule.results, mon.hazard.state, mon.hazard.episode,
                                  mon.why, mon.reentry.notice if mon.reentry else None,
-                                 mon.clock)
+                                 mon.clock, mon.space.last if mon.space else None)
                     for name, s, mon in scopes]
 
     # -- restoring a partition -------------------------------------------------------
@@ -194,20 +184,14 @@ class ScoringService:
         self, value: bytes, topic: str, partition: int, offset: int,
         sent_at: float | None, ack: Ack,
     ) -> Outcome | None:
-        """Process one message of the events or mine topic; ``ack`` runs after the next snapshot.
-
-        ``sent_at`` is when the producer handed the event to Kafka (latency metric).
-        """
+        """One message: a batch of one (``sent_at``: when the producer handed it to Kafka)."""
         return (await self.handle_batch([Delivered(value, topic, partition, offset, sent_at,
                                                    ack)]))[0]
 
     async def handle_batch(self, batch: Sequence[Delivered]) -> list[Outcome | None]:
-        """Process what one fetch delivered, in offset order per partition, under one lock;
-        the snapshot (state, manifest, then the acks) is considered once, after the batch.
-
-        Every event is still scored with all that came before it, one at a time: a
-        batch changes only how often the worker stores, commits and yields, never a
-        forecast (the records equal those of :meth:`handle` called per message)."""
+        """What one fetch delivered, under one lock; the snapshot (state, manifest, then the
+        acks) is considered once, after it. Each event is still scored with all before it:
+        a batch changes how often the worker stores, commits and yields, never a record."""
         async with self.lock:
             out = [await self._handle(m) for m in batch]
             if len(self._unacked) >= self.settings.worker.snapshot_every or self._snapshot_due():
@@ -282,6 +266,10 @@ class ScoringService:
         self._dirty.add(name)
         await self.outputs.send(self.settings.topics.risk, event.event_id.encode(),
                                 risk_record(outcome))
+        if outcome.grid is not None:
+            await self.outputs.send(self.settings.topics.hazard_grid, name.encode(),
+                                    grid_record(outcome.grid, name,
+                                                self.settings.alerts.target_energy_j))
         for tr in outcome.transitions:
             await self._alert(scope, tr, outcome)
         self.metrics.observe(outcome, time.time() - sent_at if sent_at else None)

@@ -8,6 +8,7 @@ one table so that an analyst judges a method on several years or mines at once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from config.settings import Settings
+from replay.derive_zones import with_derived_zones
 from stream_models.evaluation.backtest import Collected, collect, evaluate
 from stream_models.evaluation.thresholds import recommend_scopes, trade_off
 from stream_models.online.orchestrator import Orchestrator
@@ -24,6 +26,7 @@ from stream_models.retraining.jobs import run_job
 from stream_models.retraining.registry import base_lstm
 from stream_models.wire import Event
 
+log = logging.getLogger(__name__)
 
 def run(runs: Sequence[tuple[str, Sequence[Event]]], settings: Settings, levels: Sequence[float],
         per_week: float | None, on_event: Callable[[int], None] | None = None
@@ -32,9 +35,16 @@ def run(runs: Sequence[tuple[str, Sequence[Event]]], settings: Settings, levels:
     policy = settings.monitor_policy()
     parts = []
     done = 0
-    for name, events in runs:
-        runner = Orchestrator(policy, settings.retrain_policy(),
-                              mine_scope=settings.mine_scope_name,
+    zones: dict[str, Any] = {}
+    for name, file_events in runs:
+        # with no zones configured, each file's own (clusters of its first weeks' epicentres)
+        run_settings, events, note = with_derived_zones(settings, list(file_events),
+                                                        persist=False)
+        if note:
+            log.warning("%s: %s", name, note)
+            zones[name] = [z.model_dump() for z in run_settings.derived_zones]
+        runner = Orchestrator(run_settings.monitor_policy(), settings.retrain_policy(),
+                              mine_scope=run_settings.mine_scope_name,
                               base_lstm=base_lstm(settings.lstm.base_model, settings.lstm.enabled))
         base = done
         parts.append((name, collect(runner, events,
@@ -43,6 +53,7 @@ def run(runs: Sequence[tuple[str, Sequence[Event]]], settings: Settings, levels:
     pooled = Collected.pool(parts)
     report = evaluate(pooled, policy.horizon_s, policy.target_energy_j)
     report["files"] = [name for name, _ in runs]
+    report["derived_zones"] = zones
     report["thresholds"] = trade_off(pooled, levels, policy.hazard, policy.target_energy_j)
     if pooled.mine is not None:
         report["mine_thresholds"] = trade_off(pooled.mine, levels, policy.for_scope("mine").hazard,
@@ -83,6 +94,13 @@ def tables(report: dict[str, Any]) -> Group:
         parts.append(_trade_off(report["mine_thresholds"], "the mine-wide scope"))
     if report.get("reentry", {}).get("exclusions"):
         parts.append(_reentry(report["reentry"]))
+    if report.get("space"):
+        parts.append(_space(report["space"]))
+    for run, zones in report.get("derived_zones", {}).items():
+        parts.append(Text(f"{run}: no zones configured, {len(zones)} derived from the first "
+                          "weeks' epicentres: " + ", ".join(
+                              f"{z['name']} ({z['x']:.0f}, {z['y']:.0f}; {z['events']} events)"
+                              for z in zones)))
     rec = report.get("recommendation")
     if rec and "toml" in rec:
         hits = _fmt(rec["state_c"]["hit_rate"], 2)
@@ -103,6 +121,22 @@ def _trade_off(rows: list[dict[str, float]], scope: str) -> Table:
         table.add_row(_fmt(r["threshold"], 2), _fmt(r["raises_per_zone_week"], 2),
                       _fmt(r["hit_rate"]), _fmt(r["alarm_time_fraction"]),
                       _fmt(r["median_lead_h"], 1))
+    return table
+
+
+def _space(runs: dict[str, dict[str, Any]]) -> Table:
+    """Space-time skill of the hazard grid against the same forecast spread over each zone."""
+    table = Table("run", "grid Molchan", "zone-uniform Molchan", "grid g@10%",
+                  "zone-uniform g@10%", "targets", "cells", "snapshots", box=box.SIMPLE_HEAD,
+                  title="where: space-time skill of the hazard grid",
+                  caption="Molchan over (snapshot interval, cell); alarm fraction = share of "
+                          "space-time volume; zone-uniform: each zone's expected count spread "
+                          "evenly over its cells (what space adds within zones)")
+    for run, s in runs.items():
+        table.add_row(run or "all", _fmt(s["grid_area_skill"]),
+                      _fmt(s["zone_uniform_area_skill"]), _fmt(s["grid_gain_10"], 1),
+                      _fmt(s["zone_uniform_gain_10"], 1), str(s["targets"]), str(s["cells"]),
+                      str(s["snapshots"]))
     return table
 
 

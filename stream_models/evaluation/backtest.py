@@ -21,19 +21,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from stream_models.evaluation.reentry_eval import Exclusion, reentry_table
+from stream_models.evaluation.spatial_skill import SpaceTimeScore, SpatialSkill
 from stream_models.fusion.counts import FUSED
 from stream_models.fusion.hazard import Transition
 from stream_models.online.experts import COMPONENTS, EXPERTS
 from stream_models.online.labels import example_key
 from stream_models.online.orchestrator import Orchestrator, RunJob
 from stream_models.online.outcome import LEARNING_BIT, TARGET_BIT, Outcome
+from stream_models.seismology.hazard_grid import GridSnapshot
 from stream_models.skill.molchan import GAIN_AT, Timeline, area_skill, brier_skill, gain_at, molchan
 from stream_models.skill.molchan import reliability as reliability_table
 from stream_models.skill.progressive import roc_auc
@@ -65,6 +67,10 @@ class Collected:
     own_fit: dict[str, np.ndarray] = field(default_factory=dict)  # expert -> scored with its own
     exclusions: list[Exclusion] = field(default_factory=list)  # re-entry after large events
     mc_log_e: dict[str, float] = field(default_factory=dict)  # each zone's completeness
+    # space-time skill of each run's hazard grid, and the snapshot standing before its
+    # largest event (the report's map)
+    space: dict[str, SpatialSkill] = field(default_factory=dict)
+    grid_map: GridSnapshot | None = None
 
     def frame(self) -> pd.DataFrame:
         """One row per event: what an analyst loads to look at single events."""
@@ -98,6 +104,8 @@ class Collected:
         mine = [(name, c.mine) for name, c in parts if c.mine is not None]
         exclusions = [replace(e, zone=f"{name}:{e.zone}") for name, c in parts
                       for e in c.exclusions]
+        space = {f"{name}{':' + k if k else ''}": v for name, c in parts
+                 for k, v in c.space.items()}
         mc = {f"{name}:{z}": v for name, c in parts for z, v in c.mc_log_e.items()}
         return cls(
             cat(lambda c: c.t), zone, [i for _, c in parts for i in c.event_id],
@@ -107,7 +115,7 @@ class Collected:
             cat(lambda c: c.label_learning), [d for _, c in parts for d in c.decisions], end,
             learning_j, cls.pool(mine) if mine else None,
             {k: cat(lambda c, k=k: c.own_fit[k]) for k in parts[0][1].own_fit},
-            exclusions, mc,
+            exclusions, mc, space,
         )
 
 
@@ -131,11 +139,19 @@ def collect(runner: Orchestrator, events: Iterable[Event], on_event: Any = None,
                                                         int(bits[LEARNING_BIT]))
 
     exclusions: dict[tuple[str, str], Exclusion] = {}
+    space = SpaceTimeScore(runner.policy.target_energy_j)
+    largest, grid_map = -math.inf, None
     for i, event in enumerate(events):
         for step in runner.process(event, run_job):
             _note_exclusions(runner, step.transitions, exclusions)
             if isinstance(step, Outcome):
                 zone = step.event.zone
+                if runner.scopes[zone].space is not None:  # the scope that keeps the grid
+                    space.event(event.timestamp, event.x, event.y, event.energy_j)
+                    if event.energy_j > largest:
+                        largest, grid_map = event.energy_j, space.pending
+                    if step.grid is not None:
+                        space.snapshot(step.grid)
                 label(zone, step.learned)
                 scope = rows[zone == runner.mine_scope]
                 index[(zone, example_key(step.event.event_id))] = len(scope)
@@ -146,6 +162,9 @@ def collect(runner: Orchestrator, events: Iterable[Event], on_event: Any = None,
     out.exclusions = list(exclusions.values())
     out.mc_log_e = {z: m.reference.mc_log_e for z, m in runner.scopes.items()
                     if m.reference is not None and z != runner.mine_scope}
+    if space.snapshots or space.pending is not None:
+        out.space = {"": space.result(max(out.end.values(), default=0.0))}
+        out.grid_map = grid_map or space.pending
     if rows[True]:
         out.mine = _collected(runner, rows[True], labels[True])
     return out
@@ -291,6 +310,7 @@ def evaluate(c: Collected, horizon_s: float, target_energy_j: float) -> dict[str
                                                   c.learning[FUSED][known]),
         "reentry": reentry_table(c.exclusions, c.t, c.zone, np.log10(c.energy_j), c.mc_log_e,
                                  c.end),
+        "space": {run: asdict(s) for run, s in c.space.items()},
         "retrainings": [
             {k: d.get(k) for k in ("scope", "model", "at_t", "version", "result", "reason")}
             for d in c.decisions

@@ -12,6 +12,7 @@ import numpy as np
 
 from stream_models.fusion.hazard import State, Transition
 from stream_models.online.reasons import Reason
+from stream_models.seismology.hazard_grid import GridSnapshot
 from stream_models.wire import Event
 
 TARGET_BIT, LEARNING_BIT = 0, 1  # label bits: the alert target, the learning target
@@ -50,6 +51,7 @@ class Outcome:
     versions: dict[str, str | None]  # river, lstm, etas: the model that scored
     own_fit: dict[str, bool]  # which experts forecast with a fit of their own
     reasons: list[Reason] = field(default_factory=list)  # why a raise among them was raised
+    grid: GridSnapshot | None = None  # the hazard grid, when a snapshot fell due at this event
 
     @property
     def model_version(self) -> str:

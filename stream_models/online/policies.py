@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from stream_models.fusion.hazard import HazardPolicy
+from stream_models.seismology.grid_spec import GridSpec
 
 ScopeKind = Literal["zone", "mine"]  # a zone of the mine, or the mine-wide scope
 
@@ -97,6 +98,10 @@ class MonitorPolicy:
     shift_s: float = 8 * 3600.0
     max_lateness_s: float = 24 * 3600.0  # later than this behind the scope's clock: refused
     utc_offset_s: float = 0.0  # the mine's local time, for the working week of the background
+    # the hazard grid, kept by the scopes of these kinds: the mine-wide scope, or the zones
+    # when there is none (the only zone then sees every event); None: no grid
+    grid: GridSpec | None = None
+    grid_kinds: tuple[ScopeKind, ...] = ("mine",)
 
     @property
     def learning_j(self) -> float:

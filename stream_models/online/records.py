@@ -14,6 +14,7 @@ from typing import Any
 from stream_models.fusion.hazard import Transition
 from stream_models.online.outcome import Outcome
 from stream_models.online.reasons import alert_text
+from stream_models.seismology.hazard_grid import GridSnapshot
 from stream_models.wire import dumps, utc_text
 
 # /3: the window features ride inside the risk record (gits.features is gone)
@@ -21,6 +22,7 @@ from stream_models.wire import dumps, utc_text
 RISK_SCHEMA = "seismowatch.risk/4"
 # /3: all-clears name the time the episode closed; /4: text, reasons, episode, local_time
 ALERT_SCHEMA = "seismowatch.alert/5"  # /5: re-entry records
+GRID_SCHEMA = "seismowatch.hazard_grid/1"
 
 
 def risk_record(outcome: Outcome) -> bytes:
@@ -94,3 +96,20 @@ def local_text(t: float, utc_offset_s: float) -> str:
     """
     tz = timezone(timedelta(seconds=utc_offset_s))
     return datetime.fromtimestamp(t, tz).isoformat(timespec="seconds")
+
+
+def grid_record(snap: GridSnapshot, scope: str, target_energy_j: float) -> bytes:
+    """A hazard-grid snapshot: every cell's centre (mine grid, m), zone, probability of an
+    event >= ``target_energy_j`` within the horizon and expected events above Mc, the
+    most hazardous first; and per zone its most hazardous cell."""
+    order = sorted(range(len(snap.zone)), key=lambda i: -float(snap.probability[i]))
+    return dumps({
+        "schema": GRID_SCHEMA, "scope": scope, "time": utc_text(snap.t),
+        "horizon_h": snap.horizon_s / 3600, "cell_m": snap.cell_m,
+        "target_energy_j": target_energy_j,
+        "hottest": {z: {"probability": p, "x": x, "y": y}
+                    for z, (p, x, y) in snap.hottest().items()},
+        "cells": [{"x": float(snap.x[i]), "y": float(snap.y[i]), "zone": snap.zone[i],
+                   "probability": float(snap.probability[i]),
+                   "expected": float(snap.expected[i])} for i in order],
+    })

@@ -61,6 +61,7 @@ from stream_models.online.reasons import LargeEvents, Reason, why_risk_rose
 from stream_models.online.reentry_watch import ReentryWatch
 from stream_models.online.schedule import RetrainSchedule
 from stream_models.online.scope_state import restore_scope, scope_state
+from stream_models.online.space_watch import SpaceWatch
 from stream_models.seismology.background import Driver
 from stream_models.seismology.etas import EtasParams, EtasState, generic_law
 from stream_models.seismology.gr import log_tail
@@ -135,6 +136,8 @@ class ScopeMonitor:
         self.own = dict.fromkeys(EXPERTS, 0)  # events each expert scored with its own fit
         self.large = LargeEvents()  # the recent events whose aftershocks a raise may name
         self.reentry = ReentryWatch(name, pol.reentry) if kind == "zone" else None
+        self.space = (SpaceWatch(pol.grid, pol.horizon_s, math.log10(pol.target_energy_j))
+                      if pol.grid is not None and kind in pol.grid_kinds else None)
         self.why = ""  # the open alert episode's reasons, in words
         self.applied = RecentKeys(max(pol.horizon_s, min(pol.max_lateness_s, 7 * 86400.0)))
 
@@ -202,6 +205,7 @@ class ScopeMonitor:
         """Learn from the labels that matured, then features, experts, mixture, hazard state."""
         pol = self.policy
         t = self.event_time(event)
+        source_zone = event.zone  # the mine-wide scope's grid maps cells to the zones
         if event.zone != self.name:  # the mine-wide scope: its records name the scope
             event = replace(event, zone=self.name)
         key = example_key(event.event_id)
@@ -233,6 +237,8 @@ class ScopeMonitor:
         self.n_above += int(above)
         self.driver.add(t, above, event.volume_m3)
         self.history.add_event(t, log_e, _nan(event.volume_m3), event.x, event.y, event.z)
+        grid = (self.space.on_event(t, event.x, event.y, log_e, above, source_zone, law)
+                if self.space is not None else None)
         self.schedule.on_event(above)
         since = {"previous": self.prev_t, "learning": self.last_learning_t,
                  "target": self.last_target_t}
@@ -308,7 +314,7 @@ class ScopeMonitor:
             components, {e: log_count(p) for e, p in {**learning_p, FUSED: fused_l}.items()},
             self.mixture.weights(),
             {"river": self.river.version, "lstm": self.lstm.version if self.lstm else None,
-             "etas": law.version}, own, reasons,
+             "etas": law.version}, own, reasons, grid,
         )
 
     def _lstm(self, z: np.ndarray, static: list[float], anchor: float) -> float:

@@ -22,12 +22,13 @@ from stream_models.learners.river_model import RiverModel
 from stream_models.learners.sequence import InputScale, SequenceModel
 from stream_models.online.labels import DelayedLabeler, RecentKeys
 from stream_models.online.reasons import LargeEvents
+from stream_models.online.space_watch import SpaceWatch
 from stream_models.seismology.background import Driver
 from stream_models.seismology.etas import EtasParams, EtasState
 from stream_models.seismology.reference import Reference
 from stream_models.skill.progressive import ProgressiveScore
 
-STATE_FORMAT = "seismowatch.scope/3"  # /3: re-entry estimates
+STATE_FORMAT = "seismowatch.scope/4"  # /4: the hazard grid
 
 
 def scope_state(mon: Any) -> dict[str, Any]:
@@ -58,6 +59,7 @@ def scope_state(mon: Any) -> dict[str, Any]:
         "t_first": mon.t_first, "prev_t": mon.prev_t, "applied": mon.applied.to_state(),
         "large": mon.large.to_state(), "why": mon.why,
         "reentry": None if mon.reentry is None else mon.reentry.to_state(),
+        "space": None if mon.space is None else mon.space.to_state(),
     }
 
 
@@ -116,3 +118,6 @@ def restore_scope(mon: Any, state: dict[str, Any]) -> None:
     mon.why = str(state["why"])
     if mon.reentry is not None and state["reentry"] is not None:
         mon.reentry.restore(state["reentry"])
+    if mon.space is not None and state["space"] is not None:
+        mon.space = SpaceWatch.from_state(state["space"], mon.space.spec, mon.space.horizon_s,
+                                          mon.space.target_log_e)
