@@ -22,13 +22,14 @@ import plotly.graph_objects as go
 from plotly.io import to_html
 from plotly.subplots import make_subplots
 
+from daemon.offline.hazard_map import hazard_map
 from stream_models.online.experts import COMPONENTS
 from stream_models.wire import SENSORS, Event
 
 MAX_POINTS = 20_000
 LABELLED_LARGEST = 10
 EXPLORATION = ("correlation", "map3d", "dynamics", "projection")
-BACKTEST = ("risk", "molchan", "roc", "tradeoff")
+BACKTEST = ("risk", "molchan", "roc", "tradeoff", "hazard_map")
 _STATE_LEVEL = {"a": 0, "b": 1, "c": 2, "d": 3}
 
 
@@ -418,6 +419,8 @@ def write_report(
             ("roc", roc_figure(collected)),
             ("tradeoff", tradeoff(report)),
         ]
+        if collected.grid_map is not None:
+            figures.append(("hazard_map", hazard_map(collected.grid_map, events, e)))
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
         f"</title>{_STATUS_SCRIPT}</head><body style='font-family:sans-serif'>"

@@ -10,7 +10,7 @@ from typing import Any
 from config.settings import load_settings
 from stream_models.online.orchestrator import Orchestrator
 from stream_models.online.outcome import Outcome
-from stream_models.online.records import alert_record, risk_record
+from stream_models.online.records import alert_record, grid_record, risk_record
 from stream_models.retraining.jobs import run_job
 from stream_models.retraining.registry import base_lstm
 from stream_models.wire import Event, dumps, loads
@@ -26,6 +26,7 @@ class Reference:
     risk: dict[Key, dict[str, Any]]
     alerts: dict[str, dict[str, Any]]
     last_t: dict[str, float]
+    grids: list[dict[str, Any]]  # hazard-grid snapshots, in order
 
 
 def reference(events: list[Event], config: Path, env: dict[str, str]) -> Reference:
@@ -42,13 +43,16 @@ def reference(events: list[Event], config: Path, env: dict[str, str]) -> Referen
     orch = Orchestrator(policy, settings.retrain_policy(),
                         mine_scope=settings.mine_scope_name,
                         base_lstm=base_lstm(settings.lstm.base_model, settings.lstm.enabled))
-    out = Reference({}, {}, {})
+    out = Reference({}, {}, {}, [])
     for step in orch.run(events, run_job):
         outcome = step if isinstance(step, Outcome) else None
         if outcome is not None:
             out.risk[(outcome.event.event_id, outcome.event.zone)] = json.loads(
                 risk_record(outcome))
             out.last_t[outcome.event.zone] = outcome.event.timestamp
+            if outcome.grid is not None:
+                out.grids.append(json.loads(grid_record(outcome.grid, outcome.event.zone,
+                                                        policy.target_energy_j)))
         for tr in step.transitions:
             record = alert_record(tr, outcome, "", policy.utc_offset_s, policy.horizon_s)
             out.alerts[tr.alert_id] = without_emitted_at(loads(dumps(record)))  # as sent

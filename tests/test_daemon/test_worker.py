@@ -60,6 +60,7 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
         samples = scrape(url)
         alerts = consume_all(broker.bootstrap, env["SEISMOWATCH_TOPICS__ALERTS"], idle_s=3)
         rejected = consume_all(broker.bootstrap, env["SEISMOWATCH_TOPICS__REJECTED"], idle_s=2)
+        grids = consume_all(broker.bootstrap, env["SEISMOWATCH_TOPICS__HAZARD_GRID"], idle_s=2)
     finally:
         stop(worker)
     assert worker.returncode == 0, (tmp_path / "worker.log").read_text()[-3000:]
@@ -78,6 +79,9 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
     # ... the scopes' own models included: refitted in-line at the same events
     assert any(r["etas_version"] != "generic" for r in want_risk.values()), "no ETAS fit"
     assert {r["lstm_version"] for r in want_risk.values()} - {None}  # the base from the start
+    # the mine-wide scope's hazard grid: the same snapshots, in order, on their topic
+    assert [json.loads(v) for _, v in grids] == ref.grids and len(ref.grids) > 10
+    assert {c["zone"] for g in ref.grids for c in g["cells"]} == {"lava-1", "lava-2"}
 
     # a backtest of the same file gives the same per-event scores, through the command
     bt = cli("backtest", str(mine_file), "--config", str(MINE_TOML), "--scores",
@@ -137,6 +141,10 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
         assert any(stem in name for name in names), stem
     assert total(samples, "seismowatch_events_processed_total") == 2 * n  # zones and mine-wide
     assert total(samples, "seismowatch_events_rejected_total") == 1
+    hottest = ref.grids[-1]["hottest"]  # the last snapshot's most hazardous cell per zone
+    for stem, key in (("probability", "probability"), ("x_metres", "x"), ("y_metres", "y")):
+        got = {labels["zone"]: v for labels, v in samples[f"seismowatch_hazard_cell_max_{stem}"]}
+        assert got == pytest.approx({zone: cell[key] for zone, cell in hottest.items()})
     assert total(samples, "seismowatch_alerts_total") == len(records)
     assert total(samples, "seismowatch_processing_latency_seconds_count") == 2 * n
     for _, v in samples["seismowatch_risk_probability"]:
