@@ -35,6 +35,7 @@ from replay.read import read_events  # noqa: E402
 from replay.synth import SynthParams, generate  # noqa: E402
 from stream_models.evaluation.backtest import collect  # noqa: E402
 from stream_models.online.orchestrator import Orchestrator  # noqa: E402
+from stream_models.online.policies import ScopeKind  # noqa: E402
 from stream_models.online.scope import ScopeMonitor  # noqa: E402
 from stream_models.retraining.jobs import run_job  # noqa: E402
 from stream_models.retraining.registry import base_lstm  # noqa: E402
@@ -76,14 +77,43 @@ def backtest_rate(events: list[Event], overrides: dict[str, object], config: Pat
     return {"events": len(events), "seconds": round(dt, 2), "events_per_s": round(len(events) / dt)}
 
 
-def stage_costs(events: list[Event], overrides: dict[str, object], config: Path | None
-                ) -> dict[str, float]:
-    """Microseconds per event of each stage of one zone's event path (no retraining:
+def stage_costs(events: list[Event], overrides: dict[str, object], config: Path | None,
+                kind: ScopeKind = "zone") -> dict[str, float]:
+    """Microseconds per event of each stage of one scope's event path (no retraining:
     the prior models score, as between a live worker's retrainings)."""
     s = load_settings(config, **overrides)
-    mon = ScopeMonitor("profiled", "zone", s.monitor_policy(),
+    mon = ScopeMonitor("profiled", kind, s.monitor_policy(),
                        base_lstm=base_lstm(s.lstm.base_model, s.lstm.enabled))
     return stage_profile(mon, [replace(e, zone="profiled") for e in events])
+
+
+def grid_cost(events: list[Event], n_events: int = 100_000, block: int = 10_000
+              ) -> dict[str, float]:
+    """The hazard grid alone (the mine-wide scope's), fed a long stream (``events`` repeated a
+    year apart): microseconds per event over the first and the last ``block`` events, the
+    cells it holds and its state's bytes. Bounded when the last block costs no more than
+    the first."""
+    from stream_models.online.space_watch import SpaceWatch
+    from stream_models.packing import nbytes
+    from stream_models.seismology.etas import generic_law
+
+    s = load_settings(MINE)
+    watch = SpaceWatch(s.space.spec(), s.alerts.horizon_h * 3600, 4.0)
+    law = generic_law(1.5, mu=1e-4)
+    span = events[-1].timestamp - events[0].timestamp + 86400.0
+    times: list[float] = []
+    rep = 0
+    while len(times) < n_events:
+        for e in events:
+            t0 = time.perf_counter()
+            watch.on_event(e.timestamp + rep * span, e.x, e.y, e.log_energy, True, e.zone, law)
+            times.append(time.perf_counter() - t0)
+            if len(times) >= n_events:
+                break
+        rep += 1
+    return {"first_us": round(float(np.mean(times[:block])) * 1e6, 1),
+            "last_us": round(float(np.mean(times[-block:])) * 1e6, 1),
+            "cells": watch.grid.used, "state_bytes": nbytes(watch.to_state())}
 
 
 def burst_state_bytes(events: list[Event]) -> dict[str, float]:
@@ -151,6 +181,8 @@ def main() -> None:
         "per_event_path_synthetic_year": backtest_rate(year, {}, MINE, False),
         "stage_us_per_event_example_catalog": stage_costs(eaton, eaton_alerts, None),
         "stage_us_per_event_synthetic_year": stage_costs(year, {}, MINE),
+        "hazard_grid_synthetic_year_repeated": grid_cost(year),
+        "mine_scope_stage_us_per_event_synthetic_year": stage_costs(year, {}, MINE, "mine"),
         "zone_state_after_burst": burst_state_bytes(eaton),
         **rss_over([int(v) for v in args.events.split(",")]),
     }

@@ -39,6 +39,7 @@ STAGES: tuple[tuple[str, str | None, str], ...] = (
     ("calibration", "calibrator", "predict_one"),
     ("hazard state", "hazard", "update"),
     ("reasons", "module", "why_risk_rose"),
+    ("hazard grid", "space", "on_event"),  # the scope that keeps the grid only
 )
 
 

@@ -332,17 +332,12 @@ class Settings(BaseSettings):
 
     def zone_of(self, x: float, y: float, z: float) -> str:
         """The first configured zone containing the point; with none configured, the
-        derived zone of the nearest centre within reach; else ``default_zone``."""
+        derived zone of the nearest centre; else ``default_zone``."""
         for zone in self.zones:
             if zone.contains(x, y, z):
                 return zone.name
-        if not self.zones and self.derived_zones:
-            best, best_d = self.default_zone, math.inf
-            for dz in self.derived_zones:
-                d = math.hypot(x - dz.x, y - dz.y)
-                if d <= dz.reach_m and d < best_d:
-                    best, best_d = dz.name, d
-            return best
+        if not self.zones and self.derived_zones and math.isfinite(x) and math.isfinite(y):
+            return min(self.derived_zones, key=lambda dz: math.hypot(x - dz.x, y - dz.y)).name
         return self.default_zone
 
     @classmethod

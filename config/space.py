@@ -28,13 +28,13 @@ class Zone(BaseModel):
 
 
 class DataZone(BaseModel):
-    """A zone derived from the data (a cluster of epicentres): events nearest its centre,
-    within its reach, belong to it."""
+    """A zone derived from the data (a cluster of epicentres): the events nearer its centre
+    than any other derived zone's belong to it (faces advance; a mine's events move away
+    from where its first weeks' cluster was, but stay nearer it than another mine's)."""
 
     name: str
     x: float
     y: float
-    reach_m: float = Field(gt=0)
     events: int = 0  # its epicentres in the window it was derived from
 
 
@@ -50,6 +50,8 @@ class SpaceSettings(BaseModel):
     kernel_scale_m: float = Field(30.0, gt=0)
     snapshot_interval_h: float = Field(1.0, gt=0)  # event time between published snapshots
     max_reach_cells: int = Field(6, ge=0)  # cells on either side an event updates
+    # with no zones configured, zones are derived from the data (clusters of epicentres)
+    derive_zones: bool = True
 
     def spec(self) -> GridSpec:
         return GridSpec(self.cell_m, self.max_cells, 0.9, self.max_reach_cells,

@@ -66,6 +66,8 @@ from stream_models.retraining.registry import DecisionLog, base_lstm
 from stream_models.wire import Event, Reject, WireFormatError, dumps
 
 log = logging.getLogger(__name__)
+_NO_ZONES = ("an event of the mine-wide topic, but this worker knows no zones: restart it with "
+             "the zones the replay derived (derived-zones.toml in its state directory)")
 
 
 @dataclass
@@ -90,12 +92,8 @@ class ScoringService:
         pause: Callable[[str, int], None] | None = None, executor: Executor | None = None,
         owned: Callable[[str, int], bool] | None = None,
     ) -> None:
-        self.settings = settings
-        self.outputs = outputs
-        self.store = store
-        self.metrics = metrics
-        self.fetch_range = fetch_range
-        self.pause = pause
+        self.settings, self.outputs, self.store, self.metrics = settings, outputs, store, metrics
+        self.fetch_range, self.pause = fetch_range, pause
         self.owned = owned  # whether this worker still holds a partition (None: always)
         self.retrain = settings.retrain_policy()
         self.orch = Orchestrator(
@@ -234,7 +232,9 @@ class ScoringService:
             await self._dead_letter(value, tp, offset, str(exc))
             return None
         name = self.orch.mine_scope if tp[0] == self.settings.topics.mine else event.zone
-        assert name is not None
+        if name is None:  # a replay derived zones after this worker started
+            await self._dead_letter(value, tp, offset, _NO_ZONES, "no_mine_scope", "zone")
+            return None
         known = self.scopes.get(name)
         if known is not None and offset <= known.applied:
             self.metrics.duplicates_skipped.labels(str(tp[1])).inc()

@@ -19,6 +19,9 @@ def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") ->
     """Blocks until the worker is stopped; Faust's worker handles the signals."""
     import faust
 
+    from replay.derive_zones import saved_zones
+
+    settings = saved_zones(settings)  # zones a replay derived, when none are configured
     embedded = is_embedded_cluster(cluster_id(settings, bootstrap))
     ensure_topics(settings, bootstrap)
     worker_metrics = metrics_mod.WorkerMetrics()

@@ -10,8 +10,9 @@ median distance between an epicentre and its nearest neighbour, so it scales
 from a mine (tens of metres) to a district (kilometres) by itself.
 
 Zones are derived once and then kept: a later event belongs to the zone of the
-nearest cluster centre within that cluster's reach (its farthest member plus
-``eps``), else to the default zone. Names follow size (``zone-1`` the largest),
+nearest cluster centre (faces advance, so a mine's events leave its first weeks'
+cluster behind, but stay nearer to it than to another mine's). Names follow size
+(``zone-1`` the largest),
 so the same first weeks always give the same zones, and months added later never
 relabel them. A configured zone file always wins.
 """
@@ -55,13 +56,12 @@ def derive_zones(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, window_days: fl
     for lab in set(labels.tolist()) - {-1}:
         pts = first[labels == lab]
         cx, cy = pts.mean(axis=0)
-        reach = float(np.hypot(pts[:, 0] - cx, pts[:, 1] - cy).max()) + eps_m
-        clusters.append((len(pts), float(cx), float(cy), reach))
+        clusters.append((len(pts), float(cx), float(cy)))
     if len(clusters) < 2:
         return []
     clusters.sort(key=lambda c: (-c[0], c[1], c[2]))
-    return [DataZone(name=f"zone-{i + 1}", x=cx, y=cy, reach_m=reach, events=size)
-            for i, (size, cx, cy, reach) in enumerate(clusters)]
+    return [DataZone(name=f"zone-{i + 1}", x=cx, y=cy, events=size)
+            for i, (size, cx, cy) in enumerate(clusters)]
 
 
 def zones_toml(zones: list[DataZone]) -> str:
@@ -69,7 +69,7 @@ def zones_toml(zones: list[DataZone]) -> str:
     lines = ["# zones derived from the data (DBSCAN on the first weeks' epicentres)"]
     for z in zones:
         lines += ["[[derived_zones]]", f'name = "{z.name}"', f"x = {z.x!r}", f"y = {z.y!r}",
-                  f"reach_m = {z.reach_m!r}", f"events = {z.events}", ""]
+                  f"events = {z.events}", ""]
     return "\n".join(lines)
 
 
@@ -86,7 +86,7 @@ def with_derived_zones(settings: Settings, events: list[Event], persist: bool = 
     zones = list(settings.derived_zones)
     source = "settings"
     if not zones and persist and path.exists():
-        zones = [DataZone(**z) for z in tomllib.loads(path.read_text())["derived_zones"]]
+        zones = saved_zones(settings).derived_zones
         source = str(path)
     if not zones:
         zones = derive_zones(np.array([e.timestamp for e in events]),
@@ -104,3 +104,14 @@ def with_derived_zones(settings: Settings, events: list[Event], persist: bool = 
     names = ", ".join(f"{z.name} (centre {z.x:.0f}, {z.y:.0f}; {z.events} events)"
                       for z in zones)
     return out, relabelled, f"no zones configured: {len(zones)} zones ({source}): {names}"
+
+
+def saved_zones(settings: Settings) -> Settings:
+    """Settings with the zones a replay derived into this state directory (a worker reads
+    them at start); unchanged when zones are configured or none were derived."""
+    path = settings.state_dir / DERIVED_FILE
+    if (settings.zones or settings.derived_zones or not settings.space.derive_zones
+            or not path.exists()):
+        return settings
+    zones = [DataZone(**z) for z in tomllib.loads(path.read_text())["derived_zones"]]
+    return settings.model_copy(update={"derived_zones": zones})

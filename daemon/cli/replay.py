@@ -78,6 +78,12 @@ def replay(
         e for e in result.events if (lo is None or e.time >= lo) and (hi is None or e.time < hi)
     ]
     outside = len(result.events) - len(events)
+    if settings.space.derive_zones:  # none configured: clusters of the first weeks' epicentres
+        from replay.derive_zones import with_derived_zones
+
+        settings, events, note = with_derived_zones(settings, events)
+        if note:
+            console.print(f"[cyan]{note}[/]")
     report = rejects or settings.state_dir / "rejects" / f"{file.stem}.rejects.csv"
     write_report(result.rejects, report)
     print_rows("rejected", result.rejects)
@@ -101,6 +107,7 @@ def replay(
                 hi,
                 settings.topics.all(),
                 settings.zones,
+                settings.derived_zones,
                 cluster,
             )
             checkpoint = Checkpoint.load(settings.state_dir / "replay" / f"{key[:16]}.json", key)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from stream_models.online.schedule import Job, JobResult, ModelKind
 from stream_models.seismology.etas import GENERIC_ALPHA, EtasParams, generic_law
+from stream_models.seismology.spatial import SpatialKernel
 
 if TYPE_CHECKING:
     from stream_models.online.scope import ScopeMonitor
@@ -47,7 +48,10 @@ def job(mon: ScopeMonitor, kind: ModelKind, store: Mapping[str, Any]) -> Job:
         rows = mon.history.rows("events", store, upto=upto)
         incumbent: Any = mon.etas_fit or generic_law(ref.mc_log_e, ref.mu, ref.b_value)
         context = {"start": t - mon.retrain.etas_window_s,
-                   "utc_offset_s": mon.policy.utc_offset_s}
+                   "utc_offset_s": mon.policy.utc_offset_s,
+                   # the grid's kernel, fitted too, from the one in force
+                   "spatial": float(mon.space is not None),
+                   "kernel_scale_m": mon.space.spec.kernel_scale_m if mon.space else 0.0}
     else:
         rows = mon.history.rows("examples", store, t - mon.retrain.train_window_s, upto)
         incumbent, context = mon.lstm, {"learning_j": mon.learning_j}
@@ -66,5 +70,7 @@ def install(mon: ScopeMonitor, result: JobResult, store: Mapping[str, Any]) -> N
             rows = mon.history.events(store)
             mon.etas.set_fit_alpha(params.alpha, rows["t"], rows["log_e"])
         mon.etas_fit = params
+        if mon.space is not None and params.spatial:
+            mon.space.install(SpatialKernel(*params.spatial, fitted=True))
     else:
         mon.lstm = result.model

@@ -33,6 +33,8 @@ from stream_models.seismology.bvalue import MAG_PER_LOG_E
 from stream_models.seismology.coda import counted_events
 from stream_models.seismology.etas import EtasParams
 from stream_models.seismology.etas_fit import FitError, fit_etas, log_likelihood
+from stream_models.seismology.spacetime_fit import fit_spacetime
+from stream_models.seismology.spatial import SpatialKernel, generic_kernel
 
 _MIN_HELD_BACK = 5  # events above Mc the held-back slice needs to tell two laws apart
 
@@ -96,7 +98,40 @@ def etas_job(job: Job) -> JobResult:
     metrics |= {"branching_ratio": final.branching_ratio, "alpha": p.alpha, "c_s": p.c_s,
                 "p": p.p, "mu": p.mu, "b_value": p.b_value}
     reason += f"; background {p.background.kind} by AIC"
+    if job.context.get("spatial"):
+        kernel = (SpatialKernel(*job.incumbent.spatial) if job.incumbent.spatial
+                  else generic_kernel(float(job.context["kernel_scale_m"])))
+        p, metrics, reason = _with_kernel(p, rows, start, end, metrics, reason, kernel)
     return JobResult(_decision(job, "promoted", reason, **metrics), p)
+
+
+_SPATIAL_EVENTS = 1000  # the newest events above Mc a space-time fit sees: its cost is bounded
+_SPATIAL_LAG_S = 10 * 86400.0  # ... and the lag its triggering pairs reach
+
+
+def _with_kernel(p: EtasParams, rows: np.ndarray, start: float, end: float,
+                 metrics: dict[str, Any], reason: str, kernel: SpatialKernel
+                 ) -> tuple[EtasParams, dict[str, Any], str]:
+    """The promoted law with the spatial kernel of a joint space-time fit on the newest
+    located events of the window (the hazard grid's); the generic kernel stays when the
+    fit cannot be made."""
+    t, log_e = np.asarray(rows["t"], float), np.asarray(rows["log_e"], float)
+    keep = np.flatnonzero((log_e >= p.mc_log_e) & np.isfinite(rows["x"]) & np.isfinite(
+        rows["y"]) & (t < end))[-_SPATIAL_EVENTS:]
+    if keep.size == 0:
+        return p, metrics, reason
+    first = max(start, float(t[keep[0]]))
+    try:
+        fit = fit_spacetime(t[keep], np.asarray(rows["x"], float)[keep],
+                            np.asarray(rows["y"], float)[keep], log_e[keep], p.mc_log_e,
+                            first, end, max_lag_s=_SPATIAL_LAG_S,
+                            warm=(p.mu, p.k, p.alpha, p.c_s, p.p, kernel))
+    except ValueError as exc:
+        return p, metrics, f"{reason}; spatial kernel generic ({exc})"
+    k = fit.kernel
+    metrics = metrics | {"kernel_d_m": k.d_m, "kernel_q": k.q, "kernel_gamma": k.gamma}
+    return (replace(p, spatial=(k.d_m, k.q, k.gamma)), metrics,
+            f"{reason}; spatial kernel d {k.d_m:.0f} m, q {k.q:.2f}, gamma {k.gamma:.2f}")
 
 
 def lstm_job(job: Job) -> JobResult:

@@ -95,6 +95,9 @@ class EtasParams:
     b_value: float = 1.0  # the Gutenberg-Richter b (magnitude units) its tail uses
     se: Mapping[str, float] = field(default_factory=dict)
     cov: tuple[tuple[float, ...], ...] = ()
+    # the spatial kernel (d_m, q, gamma) a space-time fit gave, for the scope's hazard
+    # grid (:mod:`stream_models.seismology.spatial`); empty: the generic kernel
+    spatial: tuple[float, ...] = ()
 
     @property
     def mu(self) -> float:
@@ -115,7 +118,8 @@ class EtasParams:
     def from_json(cls, data: Mapping[str, Any]) -> EtasParams:
         return cls(**{**data, "background": Background.from_json(data["background"]),
                       "se": {str(k): float(v) for k, v in data.get("se", {}).items()},
-                      "cov": tuple(tuple(map(float, r)) for r in data.get("cov", ()))})
+                      "cov": tuple(tuple(map(float, r)) for r in data.get("cov", ())),
+                      "spatial": tuple(map(float, data.get("spatial", ())))})
 
     def branching_ratio(self, span_log_e: float = 4.0) -> float:
         """Expected direct aftershocks per event above Mc (GR sizes over ``span_log_e``)."""

@@ -25,12 +25,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from stream_models.seismology.etas import RATES, omori_weights, productivity, reach
 from stream_models.seismology.gr import log_tail
+from stream_models.seismology.grid_kernels import decay_rows, decayed_dot
 from stream_models.seismology.grid_spec import GridSpec
 from stream_models.seismology.spatial import SpatialKernel
 
@@ -61,6 +63,14 @@ class GridSnapshot:
             if z not in out:
                 out[z] = (float(self.probability[i]), float(self.x[i]), float(self.y[i]))
         return out
+
+
+@lru_cache(maxsize=32)
+def _offsets(reach_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cell offsets of the square of cells within ``reach_cells`` of an event's own."""
+    d = np.arange(-reach_cells, reach_cells + 1)
+    oi, oj = np.meshgrid(d, d, indexing="ij")
+    return oi.ravel(), oj.ravel()
 
 
 class HazardGrid:
@@ -99,8 +109,11 @@ class HazardGrid:
             return row
         if self.used < self.spec.max_cells:
             row, self.used = self.used, self.used + 1
-        else:  # full: the cell with the least mass gives its row up
-            row = int(np.argmin(self._decayed(t).sum(axis=1) + self._counts_at(t)))
+        else:  # full: the cell with the least mass gives its row up (not one made just now)
+            weight = decayed_dot(self.mass, self.touched, self.used, t, GRID_RATES,
+                                 np.ones(GRID_RATES.size)) + self._counts_at(t)
+            weight[self.touched[: self.used] >= t] = np.inf
+            row = int(np.argmin(weight))
             del self.cells[(int(self.ij[row, 0]), int(self.ij[row, 1]))]
         self.cells[key] = row
         self.ij[row] = key
@@ -108,11 +121,6 @@ class HazardGrid:
         self.mass[row], self.touched[row] = 0.0, t
         self.counts[row], self.counted[row] = 0.0, t
         return row
-
-    def _decayed(self, t: float, rows: np.ndarray | None = None) -> np.ndarray:
-        rows = np.arange(self.used) if rows is None else rows
-        dt = np.maximum(t - self.touched[rows], 0.0)
-        return self.mass[rows] * np.exp(-np.outer(dt, GRID_RATES))
 
     def _counts_at(self, t: float) -> np.ndarray:
         dt = np.maximum(t - self.counted[: self.used], 0.0)
@@ -126,26 +134,26 @@ class HazardGrid:
         ci, cj = math.floor(x / cell), math.floor(y / cell)
         reach_cells = min(self.spec.max_reach_cells,
                           math.ceil(kernel.radius(self.spec.reach_share, log_e) / cell))
-        di = np.arange(-reach_cells, reach_cells + 1)
-        gi, gj = np.meshgrid(ci + di, cj + di, indexing="ij")
-        gi, gj = gi.ravel(), gj.ravel()
+        oi, oj = _offsets(reach_cells)
+        gi, gj = oi + ci, oj + cj
         r2 = ((gi + 0.5) * cell - x) ** 2 + ((gj + 0.5) * cell - y) ** 2
         share = kernel.density(r2, log_e) * cell * cell
-        inside = min(float(share.sum()), 1.0)
         # cells within reach that hold material mass; the rest of it joins the far field
-        take = share >= 1e-4 * share.max()
+        take = np.flatnonzero(share >= 1e-3 * share.max())
         prod = float(productivity(log_e, alpha))
-        rows = np.array([self._row((int(a), int(b)), zone, t)
-                         for a, b in zip(gi[take], gj[take], strict=True)], np.int64)
-        self.mass[rows] = self._decayed(t, rows)
-        self.touched[rows] = t
+        cells = self.cells
+        rows = np.array([cells[k] if k in cells else self._row(k, zone, t)
+                         for k in zip(gi[take].tolist(), gj[take].tolist(), strict=True)],
+                        np.int64)
+        decay_rows(self.mass, self.touched, rows, t, GRID_RATES)
         self.mass[rows] += prod * share[take][:, None]
         decay = np.exp(-GRID_RATES * max(t - self.far_t, 0.0)) if math.isfinite(
             self.far_t) else 0.0
-        self.far = self.far * decay + prod * (1 - inside + float(share[~take].sum()))
+        self.far = self.far * decay + prod * max(1.0 - float(share[take].sum()), 0.0)
         self.far_t = t
         own = self._row((ci, cj), zone, t)
-        self.counts[own] = self._counts_at(t)[own] + 1.0
+        self.counts[own] = self.counts[own] * math.exp(
+            -max(t - self.counted[own], 0.0) / BACKGROUND_E_FOLD_S) + 1.0
         self.counted[own] = t
 
     def snapshot(self, t: float, law: Any, horizon_s: float, target_log_e: float
@@ -154,7 +162,7 @@ class HazardGrid:
         and its probability of an event >= 10^target_log_e J."""
         weights = omori_weights(law.c_s, law.p)[_IDX] * reach(horizon_s)[_IDX]
         n = max(self.used, 1)
-        trig = law.k * (self._decayed(t) @ weights)
+        trig = law.k * decayed_dot(self.mass, self.touched, self.used, t, GRID_RATES, weights)
         far_decay = np.exp(-GRID_RATES * max(t - self.far_t, 0.0))
         far = law.k * float((self.far * far_decay) @ weights) / n
         counts = self._counts_at(t)

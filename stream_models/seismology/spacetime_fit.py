@@ -88,9 +88,11 @@ def fit_spacetime(
     t: np.ndarray, x: np.ndarray, y: np.ndarray, log_e: np.ndarray, mc_log_e: float,
     start_s: float, end_s: float, *, max_lag_s: float = 30 * 86400.0,
     bandwidth_m: float | None = None, passes: int = 2,
+    warm: tuple[float, float, float, float, float, SpatialKernel] | None = None,
 ) -> SpaceTimeFit:
     """Fit on the events at or above ``mc_log_e`` (times sorted, s); those in
-    ``[start_s, end_s)`` are the likelihood's, earlier ones trigger only."""
+    ``[start_s, end_s)`` are the likelihood's, earlier ones trigger only. ``warm``: a
+    start (mu, K, alpha, c, p, kernel), e.g. a temporal fit and the kernel in force."""
     keep = log_e >= mc_log_e
     t, x, y, log_e = (np.asarray(a, float)[keep] for a in (t, x, y, log_e))
     targets = (t >= start_s) & (t < end_s)
@@ -141,6 +143,10 @@ def fit_spacetime(
     k0 = 0.3 / (float(np.mean(10 ** m_rel)) * 60.0 ** -0.1 / 0.1)
     v = np.array([math.log(n / span * 0.5), math.log(k0), 1.0, math.log(60.0), 1.1,
                   math.log(GENERIC_D_M), math.log(0.5), 1.0])
+    if warm is not None:
+        mu0, kw, a0, c0, p0, kern = warm
+        v = np.array([math.log(max(mu0, 1e-12)), math.log(max(kw, 1e-12)), a0,
+                      math.log(c0), p0, math.log(kern.d_m), math.log(kern.q - 1), kern.gamma])
     bounds = [(None, None), (None, None), (0.0, 3.0), (math.log(1.0), math.log(86400.0)),
               (0.5, 2.5), (math.log(0.1), math.log(1e6)), (math.log(0.05), math.log(5.0)),
               (0.0, 3.0)]
