@@ -36,16 +36,23 @@ from stream_models.learners.river_model import RiverModel
 from stream_models.learners.sequence import InputScale
 from stream_models.online.history import ScopeHistory
 from stream_models.online.labels import DelayedLabeler, RecentKeys
-from stream_models.online.policies import MonitorPolicy, ReentryPolicy, RetrainPolicy
+from stream_models.online.policies import (
+    MonitorPolicy,
+    ReentryPolicy,
+    RetrainPolicy,
+    ScopeKind,
+)
 from stream_models.online.reasons import LargeEvents
 from stream_models.online.reentry_watch import ReentryWatch
 from stream_models.online.schedule import RetrainSchedule
 from stream_models.online.scope import ScopeMonitor
 from stream_models.online.scope_state import STATE_FORMAT
+from stream_models.online.space_watch import SpaceWatch
 from stream_models.packing import pack, unpack
 from stream_models.retraining.registry import base_lstm
 from stream_models.seismology.background import Driver
 from stream_models.seismology.etas import RATES, EtasState, generic_law
+from stream_models.seismology.grid_spec import GridSpec
 from stream_models.skill.progressive import BinnedROCAUC, ProgressiveScore
 from stream_models.wire import Event
 
@@ -86,10 +93,20 @@ _REENTRY = ReentryPolicy(energy_j=3e3, min_exclusion_s=1800.0, max_exclusion_s=6
                          republish_s=600.0)
 
 
-def _scope() -> ScopeMonitor:
-    return ScopeMonitor("z", "zone", MonitorPolicy(horizon_s=3600, min_examples=5,
-                                                   min_positives=1), RetrainPolicy(),
+_GRID = GridSpec(cell_m=20.0, max_cells=30, snapshot_every_s=1800.0)  # a cap it meets
+
+
+def _scope(kind: ScopeKind = "zone") -> ScopeMonitor:
+    return ScopeMonitor("z", kind, MonitorPolicy(horizon_s=3600, min_examples=5,
+                                                 min_positives=1, grid=_GRID), RetrainPolicy(),
                         base_lstm())
+
+
+def _grid_step(o: SpaceWatch, i: int, r: np.random.Generator) -> Any:
+    snap = o.on_event(i * 600.0, float(r.normal(0, 80)), float(r.normal(0, 80)),
+                      float(r.uniform(1, 4)), bool(r.random() < 0.9), "ab"[i % 2],
+                      generic_law(1.0, 1e-4))
+    return None if snap is None else (snap.t, snap.probability, snap.zone, snap.x, snap.y)
 
 
 CASES: dict[str, Case] = {
@@ -125,6 +142,9 @@ CASES: dict[str, Case] = {
         lambda o, i, r: [(t.alert_id, t.kind, t.t, t.state, t.reentry) for t in o.on_event(
             i * 600.0, float(10 ** r.uniform(0, 4)), f"e{i}", bool(r.random() < 0.8),
             generic_law(1.0, 1e-4), np.full(len(RATES), float(r.uniform(0, 1))), "b")]),
+    "SpaceWatch": Case(
+        lambda: SpaceWatch(_GRID, 3600.0, 3.5), lambda o: o.to_state(),
+        lambda st: SpaceWatch.from_state(st, _GRID, 3600.0, 3.5), _grid_step),
     "EtasState": Case(
         EtasState, lambda o: o.to_state(), EtasState.from_state,
         lambda o, i, r: (o.add(i * 600.0, float(r.uniform(0, 4))),
@@ -276,10 +296,10 @@ def test_every_stateful_class_of_a_scope_is_under_contract() -> None:
                "scale": "InputScale", "mixture": "Mixture",
                "calibrator": "AlertCalibrator", "history": "ScopeHistory",
                "schedule": "RetrainSchedule", "applied": "RecentKeys",
-               "large": "LargeEvents", "reentry": "ReentryWatch"}
-    state = _scope().to_state()
-    assert state["format"] == STATE_FORMAT
-    parts = {k for k, v in state.items() if isinstance(v, dict) and k not in
+               "large": "LargeEvents", "reentry": "ReentryWatch", "space": "SpaceWatch"}
+    states = [_scope().to_state(), _scope("mine").to_state()]  # the grid is the mine's
+    assert states[1]["space"] is not None and states[0]["format"] == STATE_FORMAT
+    parts = {k for state in states for k, v in state.items() if isinstance(v, dict) and k not in
              ("scores", "learning_scores", "own", "reference", "etas_fit", "lstm")}
     assert parts <= set(covered), parts - set(covered)
     assert set(covered.values()) <= set(CASES)
