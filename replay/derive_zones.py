@@ -7,7 +7,10 @@ epicentres of the first ``window_days`` (at least ``min_events`` events): a
 cluster is a place where events keep occurring, and DBSCAN needs no number of
 clusters and leaves isolated events as noise. ``eps`` defaults to five times the
 median distance between an epicentre and its nearest neighbour, so it scales
-from a mine (tens of metres) to a district (kilometres) by itself.
+from a mine (tens of metres) to a district (kilometres) by itself. DBSCAN also
+splits one field into its stages or faces; clusters closer than three times the
+larger one's radius are merged, so a zone is a place apart from the others (a
+mine of a district, a field of a mine), and one dense cloud stays one zone.
 
 Zones are derived once and then kept: a later event belongs to the zone of the
 nearest cluster centre (faces advance, so a mine's events leave its first weeks'
@@ -30,6 +33,7 @@ from stream_models.wire import Event
 DERIVED_FILE = "derived-zones.toml"
 
 MIN_CLUSTER = 10  # epicentres a zone needs in the first window
+SEPARATION = 3.0  # clusters nearer than this many radii apart are one place
 
 
 def derive_zones(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, window_days: float = 30.0,
@@ -52,16 +56,36 @@ def derive_zones(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, window_days: fl
         dist, _ = NearestNeighbors(n_neighbors=2).fit(first).kneighbors(first)
         eps_m = max(5.0 * float(np.median(dist[:, 1])), 1e-6)
     labels = DBSCAN(eps=eps_m, min_samples=MIN_CLUSTER).fit(first).labels_
-    clusters = []
-    for lab in set(labels.tolist()) - {-1}:
-        pts = first[labels == lab]
-        cx, cy = pts.mean(axis=0)
-        clusters.append((len(pts), float(cx), float(cy)))
+    groups = [first[labels == lab] for lab in sorted(set(labels.tolist()) - {-1})]
+    groups = _merged(groups, eps_m)
+    clusters = [(len(pts), float(pts[:, 0].mean()), float(pts[:, 1].mean())) for pts in groups]
     if len(clusters) < 2:
         return []
     clusters.sort(key=lambda c: (-c[0], c[1], c[2]))
     return [DataZone(name=f"zone-{i + 1}", x=cx, y=cy, events=size)
             for i, (size, cx, cy) in enumerate(clusters)]
+
+
+def _merged(groups: list[np.ndarray], eps_m: float) -> list[np.ndarray]:
+    """Clusters closer than ``SEPARATION`` times the larger one's radius (90 % of its
+    epicentres within it) are one place: a mining field, not its stages or faces."""
+    def radius(pts: np.ndarray) -> float:
+        d = np.hypot(pts[:, 0] - pts[:, 0].mean(), pts[:, 1] - pts[:, 1].mean())
+        return max(float(np.quantile(d, 0.9)), eps_m)
+
+    groups = list(groups)
+    while len(groups) > 1:
+        centres = np.array([g.mean(axis=0) for g in groups])
+        radii = np.array([radius(g) for g in groups])
+        d = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
+        ratio = d / (SEPARATION * np.maximum(radii[:, None], radii[None, :]))
+        np.fill_diagonal(ratio, np.inf)
+        i, j = np.unravel_index(int(np.argmin(ratio)), ratio.shape)
+        if ratio[i, j] >= 1.0:
+            break
+        groups[i] = np.concatenate([groups[i], groups[j]])
+        del groups[j]
+    return groups
 
 
 def zones_toml(zones: list[DataZone]) -> str:

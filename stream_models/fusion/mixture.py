@@ -88,6 +88,7 @@ class Mixture:
         reads them, only a label changes them)."""
         self._w = np.exp(self.log_w - self.log_w.max())
         self._w_total = float(self._w.sum())
+        self._w_list = self._w.tolist()
 
     def _vector(self, p: Mapping[str, float]) -> np.ndarray:
         """The experts' probabilities; a missing one counts as the mixture's own."""
@@ -106,7 +107,12 @@ class Mixture:
 
     def predict_one(self, p: Mapping[str, float]) -> float:
         """The fused probability of the event the experts forecast."""
-        return self._mix(self._vector(p))
+        v = [p.get(n, math.nan) for n in self.names]
+        if self._w_total <= 0 or any(x != x for x in v):  # a missing expert: the full path
+            return self._mix(self._vector(p))
+        lo, hi = _FLOOR, 1 - _FLOOR  # a handful of experts: plain floats beat array calls
+        return sum(w * min(max(x, lo), hi) for w, x in zip(self._w_list, v, strict=True)
+                   ) / self._w_total
 
     def learn_one(self, p: Mapping[str, float], y: bool, c: float = 1.0) -> None:
         """One matured label, with the probabilities the experts had given it; ``c`` the

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from stream_models.features.inputs import STATIC_NAMES
-from stream_models.learners.compiled import scale_step
+from stream_models.learners.compiled import lstm_logit, lstm_step, scale_step
 from stream_models.mathutil import sigmoid
 
 FORMAT = "seismowatch.lstm/3"  # /3: inputs scaled per scope, arrays only
@@ -172,15 +172,11 @@ class SequenceModel:
 
     def step(self, state: np.ndarray, z: Sequence[float] | np.ndarray) -> np.ndarray:
         """The state after one more input vector (z-scores, :class:`InputScale`)."""
-        h = self.hidden
-        a = np.tanh(self._w @ np.concatenate((np.asarray(z, float), state[0])) + self._b)
-        c = (0.5 + 0.5 * a[h : 2 * h]) * state[1] + (0.5 + 0.5 * a[:h]) * a[2 * h : 3 * h]
-        return np.stack(((0.5 + 0.5 * a[3 * h :]) * np.tanh(c), c))
+        return lstm_step(self._w, self._b, np.asarray(z, float), np.asarray(state, float))
 
     def logit(self, state: np.ndarray, static: Sequence[float]) -> float:
         s = (np.asarray(static, float) - self._st_mean) / self._st_scale
-        hidden = np.maximum(self._w1 @ np.concatenate((state[0], s)) + self._b1, 0.0)
-        return float(self._w2 @ hidden + self._b2)
+        return lstm_logit(self._w1, self._b1, self._w2, self._b2, state[0], s)
 
     def proba(self, state: np.ndarray, static: Sequence[float], offset: float = 0.0) -> float:
         """P(learning target within the horizon): the anchor's log-odds ``offset`` corrected."""

@@ -90,3 +90,12 @@ def test_one_cluster_is_no_reason_for_zones() -> None:
     rng = np.random.default_rng(0)
     t = np.sort(rng.uniform(0, 30 * 86400, 400))
     assert derive_zones(t, rng.normal(0, 50, 400), rng.normal(0, 50, 400)) == []
+
+
+def test_one_mine_s_faces_are_one_place_not_zones_of_their_own() -> None:
+    """DBSCAN splits a field into its faces; clusters a few radii apart merge back."""
+    from replay.synth import SynthParams, generate
+
+    frame = generate(SynthParams(days=90))
+    t = (frame["time"] - frame["time"].iloc[0]).dt.total_seconds().to_numpy()
+    assert derive_zones(t, frame["x"].to_numpy(float), frame["y"].to_numpy(float)) == []
