@@ -138,6 +138,9 @@ class ZoneCollector(Collector):
              "most hazardous grid cell (the latest hazard-grid snapshot)."),
             ("x", "x_metres", "Mine-grid x of the centre of the zone's most hazardous cell."),
             ("y", "y_metres", "Mine-grid y of the centre of the zone's most hazardous cell."))}
+        in_zone = gauge("hazard_zone_probability", "Probability of a target within the horizon "
+                        "anywhere in the zone, from the hazard grid: space-time ETAS integrated "
+                        "over the zone's cells, triggering from every zone included.", ["zone"])
         retrained = CounterMetricFamily(f"{PREFIX}_retrainings", "Retrainings of the zone's "
                                         "models by result: promoted, rejected by the gate, "
                                         "skipped (too little data).",
@@ -172,6 +175,8 @@ class ZoneCollector(Collector):
             for zone, (p, x, y) in (z.grid.hottest().items() if z.grid else ()):
                 for axis, value in zip("pxy", (p, x, y), strict=True):
                     cell[axis].add_metric([zone], value)
+            for zone, p in (z.grid.by_zone().items() if z.grid else ()):
+                in_zone.add_metric([zone], p)
             o = z.last
             if o is None:
                 continue
@@ -198,7 +203,7 @@ class ZoneCollector(Collector):
             stopped.add_metric([topic, str(partition)], 1.0)
         yield from (*rolling.values(), risk, comp, weight, own, hazard, last_t, size,
                     *scores.values(), *learning.values(), info, episode, left, reentry, retrained,
-                    *cell.values(), stopped)
+                    *cell.values(), in_zone, stopped)
 
 
 class WorkerMetrics:

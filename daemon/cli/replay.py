@@ -97,6 +97,9 @@ def replay(
     try:
         with kafka_endpoint(settings, announce=lambda m: console.print(f"[cyan]{m}[/]")) as bs:
             cluster = cluster_id(settings, bs)
+            # the topics a replay writes, not every topic: adding an output topic must not
+            # make a re-export send again what the destination already holds
+            written = [settings.topics.events, settings.topics.mine, settings.topics.rejected]
             key = replay_key(
                 file_digest(file),
                 fmt,
@@ -105,7 +108,7 @@ def replay(
                 timezone,
                 lo,
                 hi,
-                settings.topics.all(),
+                written,
                 settings.zones,
                 settings.derived_zones,
                 cluster,
@@ -115,7 +118,7 @@ def replay(
                 checkpoint = Checkpoint(checkpoint.path, key)
             items = build_items(events, result.rejects, settings)
             # what the destination already holds, whatever file it came from
-            destination = replay_key(settings.topics.all(), cluster)
+            destination = replay_key(written, cluster)
             ledger = SentLedger(settings.state_dir / "replay" / f"sent-{destination[:16]}.sqlite")
             idents = [*(f"r:{r.file}:{r.row}" for r in result.rejects),
                       *(f"e:{e.place!r}" for e in events)]  # the reader's duplicate rule

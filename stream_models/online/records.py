@@ -101,7 +101,8 @@ def local_text(t: float, utc_offset_s: float) -> str:
 def grid_record(snap: GridSnapshot, scope: str, target_energy_j: float) -> bytes:
     """A hazard-grid snapshot: every cell's centre (mine grid, m), zone, probability of an
     event >= ``target_energy_j`` within the horizon and expected events above Mc, the
-    most hazardous first; and per zone its most hazardous cell."""
+    most hazardous first; per zone its most hazardous cell, and the probability of a
+    target anywhere in it (the intensity integrated over its cells)."""
     order = sorted(range(len(snap.zone)), key=lambda i: -float(snap.probability[i]))
     return dumps({
         "schema": GRID_SCHEMA, "scope": scope, "time": utc_text(snap.t),
@@ -109,6 +110,7 @@ def grid_record(snap: GridSnapshot, scope: str, target_energy_j: float) -> bytes
         "target_energy_j": target_energy_j,
         "hottest": {z: {"probability": p, "x": x, "y": y}
                     for z, (p, x, y) in snap.hottest().items()},
+        "zones": snap.by_zone(),
         "cells": [{"x": float(snap.x[i]), "y": float(snap.y[i]), "zone": snap.zone[i],
                    "probability": float(snap.probability[i]),
                    "expected": float(snap.expected[i])} for i in order],

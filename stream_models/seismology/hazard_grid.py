@@ -54,6 +54,15 @@ class GridSnapshot:
     zone: list[str]
     probability: np.ndarray
     expected: np.ndarray  # events above Mc within the horizon, per cell
+    tail: float = 1.0  # the share of events above Mc that reach the target (Gutenberg-Richter)
+
+    def by_zone(self) -> dict[str, float]:
+        """Per zone: the probability of a target anywhere in its cells within the horizon,
+        the space-time intensity integrated over the zone's region (triggering from every
+        zone's events included)."""
+        zones = np.array(self.zone, object)
+        return {z: float(-np.expm1(-self.expected[zones == z].sum() * self.tail))
+                for z in dict.fromkeys(self.zone)}
 
     def hottest(self) -> dict[str, tuple[float, float, float]]:
         """Per zone: (probability, x, y) of its most hazardous cell."""
@@ -169,12 +178,12 @@ class HazardGrid:
         total = counts.sum()
         share = counts / total if total > 0 else np.full(self.used, 1.0 / n)
         expected = law.mu * horizon_s * share + trig + far
-        z = log_tail(law.mc_log_e, target_log_e, law.b_value)
-        prob = -np.expm1(-expected * math.exp(z))
+        tail = math.exp(log_tail(law.mc_log_e, target_log_e, law.b_value))
+        prob = -np.expm1(-expected * tail)
         cell = self.spec.cell_m
         ij = self.ij[: self.used]
         return GridSnapshot(t, horizon_s, cell, (ij[:, 0] + 0.5) * cell, (ij[:, 1] + 0.5) * cell,
-                            list(self.zone[: self.used]), prob, expected)
+                            list(self.zone[: self.used]), prob, expected, tail)
 
     def to_state(self) -> dict[str, Any]:
         u = self.used

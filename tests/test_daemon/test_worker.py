@@ -145,6 +145,8 @@ def test_replay_through_a_worker_publishes_what_the_pure_code_computes(
     for stem, key in (("probability", "probability"), ("x_metres", "x"), ("y_metres", "y")):
         got = {labels["zone"]: v for labels, v in samples[f"seismowatch_hazard_cell_max_{stem}"]}
         assert got == pytest.approx({zone: cell[key] for zone, cell in hottest.items()})
+    got = {labels["zone"]: v for labels, v in samples["seismowatch_hazard_zone_probability"]}
+    assert got == pytest.approx(ref.grids[-1]["zones"]) and set(got) == {"lava-1", "lava-2"}
     assert total(samples, "seismowatch_alerts_total") == len(records)
     assert total(samples, "seismowatch_processing_latency_seconds_count") == 2 * n
     for _, v in samples["seismowatch_risk_probability"]:

@@ -54,3 +54,22 @@ def test_cost_and_state_stay_bounded_however_many_places() -> None:
     assert grid.used == spec.max_cells == len(grid.cells)
     assert len(set(grid.cells.values())) == spec.max_cells  # one row per cell
     assert (int(x // 10), int(y // 10)) in grid.cells  # the newest event's cell is held
+
+
+def test_a_zone_s_probability_integrates_its_cells_and_feels_its_neighbours() -> None:
+    """Triggering crosses zone borders: events of zone a next to zone b raise b's hazard."""
+    def grid_with(neighbours: bool) -> dict[str, float]:
+        grid = HazardGrid(GridSpec(cell_m=20.0))
+        for i in range(10):  # zone b's own events, east of the border at x = 100
+            grid.add(600.0 * i, 140.0, 0.0, 2.5, "b", SpatialKernel())
+        if neighbours:  # zone a's burst, 30 m west of the border
+            for i in range(10):
+                grid.add(6000.0 + 60.0 * i, 70.0, 0.0, 3.5, "a", SpatialKernel())
+        snap = grid.snapshot(7000.0, LAW, H, 4.0)
+        zones = np.array(snap.zone)
+        b = -np.expm1(-snap.expected[zones == "b"].sum() * snap.tail)
+        assert snap.by_zone()["b"] == pytest.approx(b)
+        assert snap.by_zone()["b"] >= snap.hottest()["b"][0]
+        return snap.by_zone()
+
+    assert grid_with(True)["b"] > 2 * grid_with(False)["b"]
