@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -206,9 +206,22 @@ class Summary:
     metrics_url: str
     bootstrap: str
     dangerous: list[tuple[str, str, float, bool]]  # (time, zone, E, alert state open before)
+    # zone -> (probability anywhere in it, its hottest cell's, the cell's x, y): the grid
+    grid: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
 
 
 Update = Status | DemoProgress | Alert | Summary
+
+
+def _grid(samples: dict[str, list[tuple[dict[str, str], float]]]
+          ) -> dict[str, tuple[float, float, float, float]]:
+    """Each zone's hazard from the grid's latest snapshot, as the metrics endpoint has it."""
+    stems = ("zone_probability", "cell_max_probability", "cell_max_x_metres",
+             "cell_max_y_metres")
+    values = [{labels["zone"]: v for labels, v in samples.get(f"seismowatch_hazard_{s}", [])}
+              for s in stems]
+    return {z: tuple(v.get(z, float("nan")) for v in values)  # type: ignore[misc]
+            for z in values[0]}
 
 
 def histogram_quantile(samples: dict[str, list[tuple[dict[str, str], float]]], name: str,
@@ -359,6 +372,7 @@ def iter_demo(
                           for labels, _ in samples.get("seismowatch_model_info", [])},
                 own_fit={(labels["zone"], labels["model"]): v
                          for labels, v in samples.get("seismowatch_model_own_fit_ratio", [])},
+                grid=_grid(samples),
                 latency_p50_s=histogram_quantile(
                     samples, "seismowatch_processing_latency_seconds", 0.5
                 ),

@@ -59,6 +59,10 @@ def print_summary(summary: Any, speed: float | None) -> None:
         table.add_row(f"{what}: promoted / rejected / skipped",
                       " / ".join(str(r.get((model, k), 0))
                                  for k in ("promoted", "rejected", "skipped")))
+    for zone, (p_zone, p_cell, x, y) in sorted(summary.grid.items()):
+        table.add_row(f"  hazard grid at the end, {zone}",
+                      f"p = {p_zone:.2g} in the zone; hottest cell ({x:.0f}, {y:.0f}) m, "
+                      f"p = {p_cell:.2g}")
     for zone in sorted({z for z, _ in summary.versions}):
         now = ", ".join(f"{m} {summary.versions.get((zone, m), '?')}" for m in ("etas", "lstm"))
         table.add_row(f"  scoring {zone} at the end", now)
