@@ -116,8 +116,9 @@ def grid_cost(events: list[Event], n_events: int = 100_000, block: int = 10_000
             "cells": watch.grid.used, "state_bytes": nbytes(watch.to_state())}
 
 
-def burst_state_bytes(events: list[Event]) -> dict[str, float]:
-    """One zone's stored state after the catalog's densest 8 h replayed 10x denser."""
+def burst_state_bytes(events: list[Event], grid: bool = False) -> dict[str, float]:
+    """One zone's stored state after the catalog's densest 8 h replayed 10x denser: a zone
+    of a mine with zones, or (``grid``) the scope that keeps the hazard grid."""
     from stream_models.packing import nbytes
 
     t = np.array([e.timestamp for e in events])
@@ -128,7 +129,8 @@ def burst_state_bytes(events: list[Event]) -> dict[str, float]:
                      time=e.time + timedelta(seconds=k * 2.9)) for e in window
              for k in range(10)]
     burst.sort(key=lambda e: e.time)
-    mon = ScopeMonitor("mine", "zone", load_settings().monitor_policy())
+    policy = replace(load_settings().monitor_policy(), grid_kinds=("mine",))
+    mon = ScopeMonitor("mine", "mine" if grid else "zone", policy)
     for e in events[:i]:
         mon.process(e)
     before = nbytes(mon.to_state())
@@ -184,6 +186,7 @@ def main() -> None:
         "hazard_grid_synthetic_year_repeated": grid_cost(year),
         "mine_scope_stage_us_per_event_synthetic_year": stage_costs(year, {}, MINE, "mine"),
         "zone_state_after_burst": burst_state_bytes(eaton),
+        "grid_scope_state_after_burst": burst_state_bytes(eaton, grid=True),
         **rss_over([int(v) for v in args.events.split(",")]),
     }
     rss = [v for k, v in report.items() if k.startswith("rss_mb_at_")]

@@ -50,7 +50,7 @@ def job(mon: ScopeMonitor, kind: ModelKind, store: Mapping[str, Any]) -> Job:
         context = {"start": t - mon.retrain.etas_window_s,
                    "utc_offset_s": mon.policy.utc_offset_s,
                    # the grid's kernel, fitted too, from the one in force
-                   "spatial": float(mon.space is not None),
+                   "spatial": float(mon.space is not None and mon.space.kernel_due()),
                    "kernel_scale_m": mon.space.spec.kernel_scale_m if mon.space else 0.0}
     else:
         rows = mon.history.rows("examples", store, t - mon.retrain.train_window_s, upto)

@@ -21,6 +21,9 @@ from stream_models.seismology.grid_spec import GridSpec
 from stream_models.seismology.hazard_grid import GridSnapshot, HazardGrid
 from stream_models.seismology.spatial import SpatialKernel, generic_kernel
 
+KERNEL_FIRST = 300  # located events above Mc before the first space-time fit
+KERNEL_EVERY = 1000  # ... and between refits
+
 
 class SpaceWatch:
     """The grid of one scope and when its next snapshot is due.
@@ -41,12 +44,15 @@ class SpaceWatch:
         self.kernel: SpatialKernel = generic_kernel(spec.kernel_scale_m)
         self.next_t = -math.inf
         self.last: GridSnapshot | None = None  # the latest snapshot (not stored: republished)
+        self.counted = 0  # located events above Mc the grid has counted
+        self.kernel_at = 0  # ... when the kernel in force was installed
 
     def on_event(self, t: float, x: float, y: float, log_e: float, above: bool, zone: str,
                  law: EtasParams) -> GridSnapshot | None:
         """Count the event (above Mc and located); the snapshot, when one fell due."""
         if above and math.isfinite(x) and math.isfinite(y):
             self.grid.add(t, x, y, log_e, zone, self.kernel, GENERIC_ALPHA)
+            self.counted += 1
         if t < self.next_t or not self.grid.used:
             return None
         every = self.spec.snapshot_every_s
@@ -54,13 +60,21 @@ class SpaceWatch:
         self.last = self.grid.snapshot(t, law, self.horizon_s, self.target_log_e)
         return self.last
 
+    def kernel_due(self) -> bool:
+        """Whether the next promoted ETAS fit should fit the kernel too: a first fit once
+        ``KERNEL_FIRST`` located events were counted, then every ``KERNEL_EVERY`` more (a
+        joint fit costs seconds; the kernel changes slowly)."""
+        if not self.kernel.fitted:
+            return self.counted >= KERNEL_FIRST
+        return self.counted - self.kernel_at >= KERNEL_EVERY
+
     def install(self, kernel: SpatialKernel) -> None:
         """A fitted kernel spreads the aftershocks of the events counted from now on."""
-        self.kernel = kernel
+        self.kernel, self.kernel_at = kernel, self.counted
 
     def to_state(self) -> dict[str, Any]:
         return {"grid": self.grid.to_state(), "kernel": self.kernel.to_json(),
-                "next_t": self.next_t}
+                "next_t": self.next_t, "counted": self.counted, "kernel_at": self.kernel_at}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], spec: GridSpec, horizon_s: float,
@@ -69,4 +83,5 @@ class SpaceWatch:
         w.grid = HazardGrid.from_state(state["grid"], spec)
         w.kernel = SpatialKernel.from_json(dict(state["kernel"]))
         w.next_t = float(state["next_t"])
+        w.counted, w.kernel_at = int(state["counted"]), int(state["kernel_at"])
         return w

@@ -106,7 +106,8 @@ def etas_job(job: Job) -> JobResult:
 
 
 _SPATIAL_EVENTS = 1000  # the newest events above Mc a space-time fit sees: its cost is bounded
-_SPATIAL_LAG_S = 10 * 86400.0  # ... and the lag its triggering pairs reach
+_SPATIAL_LAG_S = 10 * 86400.0  # ... the lag its triggering pairs reach
+_SPATIAL_PARENTS = 100  # ... and the parents of each event, the nearest in time
 
 
 def _with_kernel(p: EtasParams, rows: np.ndarray, start: float, end: float,
@@ -125,7 +126,8 @@ def _with_kernel(p: EtasParams, rows: np.ndarray, start: float, end: float,
         fit = fit_spacetime(t[keep], np.asarray(rows["x"], float)[keep],
                             np.asarray(rows["y"], float)[keep], log_e[keep], p.mc_log_e,
                             first, end, max_lag_s=_SPATIAL_LAG_S,
-                            warm=(p.mu, p.k, p.alpha, p.c_s, p.p, kernel))
+                            warm=(p.mu, p.k, p.alpha, p.c_s, p.p, kernel),
+                            max_parents=_SPATIAL_PARENTS, maxiter=30)
     except ValueError as exc:
         return p, metrics, f"{reason}; spatial kernel generic ({exc})"
     k = fit.kernel

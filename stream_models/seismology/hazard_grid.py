@@ -104,7 +104,9 @@ class HazardGrid:
         self.cells: dict[tuple[int, int], int] = {}
         self.ij = np.zeros((n, 2), np.int64)
         self.zone = [""] * n
-        self.mass = np.zeros((n, r))  # triggering mass per decay rate, as of touched[c]
+        # triggering mass per decay rate, as of touched[c] (float32: the state stays small, and
+        # every update rounds alike, so a restored grid continues bit for bit)
+        self.mass = np.zeros((n, r), np.float32)
         self.touched = np.zeros(n)  # when each cell's mass was last decayed
         self.counts = np.zeros(n)  # events per cell, decayed over months: the background
         self.counted = np.zeros(n)
@@ -113,23 +115,48 @@ class HazardGrid:
         self.used = 0
 
     def _row(self, key: tuple[int, int], zone: str, t: float) -> int:
+        """The row of a cell, a new one if needed (room was made before: see _make_room)."""
         row = self.cells.get(key)
         if row is not None:
             return row
-        if self.used < self.spec.max_cells:
-            row, self.used = self.used, self.used + 1
-        else:  # full: the cell with the least mass gives its row up (not one made just now)
-            weight = decayed_dot(self.mass, self.touched, self.used, t, GRID_RATES,
-                                 np.ones(GRID_RATES.size)) + self._counts_at(t)
-            weight[self.touched[: self.used] >= t] = np.inf
-            row = int(np.argmin(weight))
-            del self.cells[(int(self.ij[row, 0]), int(self.ij[row, 1]))]
+        row, self.used = self.used, self.used + 1
         self.cells[key] = row
         self.ij[row] = key
         self.zone[row] = zone
         self.mass[row], self.touched[row] = 0.0, t
         self.counts[row], self.counted[row] = 0.0, t
         return row
+
+    def _make_room(self, keys: list[tuple[int, int]], t: float) -> None:
+        """Room for the cells of ``keys`` not held yet: when the cap is near, the least
+        recently touched eighth of the other cells (at least as many as needed) leave at
+        once, their mass joins the far field, and the rest close up in order, so an
+        eviction costs one pass however many cells an event opens."""
+        held = [self.cells[k] for k in keys if k in self.cells]
+        new = len(keys) - len(held)
+        if self.used + new <= self.spec.max_cells:
+            return
+        k = min(max(new, self.spec.max_cells // 8), self.used - len(held))
+        age = self.touched[: self.used].copy()
+        age[held] = np.inf  # the event's own window stays
+        order = np.lexsort((np.arange(self.used), age))
+        gone = np.sort(order[:k])
+        decay_rows(self.mass, self.touched, gone, t, GRID_RATES)
+        self._far_to(t)
+        self.far = self.far + self.mass[gone].sum(axis=0, dtype=float)
+        keep = np.sort(order[k:])
+        u = keep.size
+        for name in ("ij", "mass", "touched", "counts", "counted"):
+            arr = getattr(self, name)
+            arr[:u] = arr[keep]
+        self.zone[:u] = [self.zone[i] for i in keep.tolist()]
+        self.used = u
+        self.cells = {(int(a), int(b)): i for i, (a, b) in enumerate(self.ij[:u].tolist())}
+
+    def _far_to(self, t: float) -> None:
+        if math.isfinite(self.far_t):
+            self.far = self.far * np.exp(-GRID_RATES * max(t - self.far_t, 0.0))
+        self.far_t = t
 
     def _counts_at(self, t: float) -> np.ndarray:
         dt = np.maximum(t - self.counted[: self.used], 0.0)
@@ -149,17 +176,19 @@ class HazardGrid:
         share = kernel.density(r2, log_e) * cell * cell
         # cells within reach that hold material mass; the rest of it joins the far field
         take = np.flatnonzero(share >= 1e-3 * share.max())
+        if take.size > self.spec.max_cells // 2:  # a window wider than the grid may hold
+            take = np.sort(take[np.argsort(-share[take], kind="stable")
+                                [: max(self.spec.max_cells // 2, 1)]])
         prod = float(productivity(log_e, alpha))
+        keys = list(zip(gi[take].tolist(), gj[take].tolist(), strict=True))
+        self._make_room(keys, t)
         cells = self.cells
-        rows = np.array([cells[k] if k in cells else self._row(k, zone, t)
-                         for k in zip(gi[take].tolist(), gj[take].tolist(), strict=True)],
+        rows = np.array([cells[k] if k in cells else self._row(k, zone, t) for k in keys],
                         np.int64)
         decay_rows(self.mass, self.touched, rows, t, GRID_RATES)
         self.mass[rows] += prod * share[take][:, None]
-        decay = np.exp(-GRID_RATES * max(t - self.far_t, 0.0)) if math.isfinite(
-            self.far_t) else 0.0
-        self.far = self.far * decay + prod * max(1.0 - float(share[take].sum()), 0.0)
-        self.far_t = t
+        self._far_to(t)
+        self.far = self.far + prod * max(1.0 - float(share[take].sum()), 0.0)
         own = self._row((ci, cj), zone, t)
         self.counts[own] = self.counts[own] * math.exp(
             -max(t - self.counted[own], 0.0) / BACKGROUND_E_FOLD_S) + 1.0
@@ -202,7 +231,7 @@ class HazardGrid:
         u = g.used = min(len(ij), spec.max_cells)
         g.ij[:u] = ij[:u]
         g.zone[:u] = [str(z) for z in state["zone"]][:u]
-        g.mass[:u] = np.asarray(state["mass"], float)[:u]
+        g.mass[:u] = np.asarray(state["mass"], np.float32)[:u]
         for name in ("touched", "counts", "counted"):
             getattr(g, name)[:u] = np.asarray(state[name], float)[:u]
         g.far, g.far_t = np.asarray(state["far"], float).copy(), float(state["far_t"])

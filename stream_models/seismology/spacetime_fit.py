@@ -60,8 +60,10 @@ class _Pairs:
 
 
 def _pairs(t: np.ndarray, x: np.ndarray, y: np.ndarray, log_e: np.ndarray, targets: np.ndarray,
-           max_lag_s: float) -> _Pairs:
+           max_lag_s: float, max_parents: int | None = None) -> _Pairs:
     first = np.searchsorted(t, t - max_lag_s, side="left")
+    if max_parents is not None:
+        first = np.maximum(first, np.arange(len(t)) - max_parents)
     idx_i, idx_j = [], []
     for i in np.flatnonzero(targets):
         j = np.arange(first[i], i)
@@ -89,10 +91,13 @@ def fit_spacetime(
     start_s: float, end_s: float, *, max_lag_s: float = 30 * 86400.0,
     bandwidth_m: float | None = None, passes: int = 2,
     warm: tuple[float, float, float, float, float, SpatialKernel] | None = None,
+    max_parents: int | None = None, maxiter: int = 15000,
 ) -> SpaceTimeFit:
     """Fit on the events at or above ``mc_log_e`` (times sorted, s); those in
     ``[start_s, end_s)`` are the likelihood's, earlier ones trigger only. ``warm``: a
-    start (mu, K, alpha, c, p, kernel), e.g. a temporal fit and the kernel in force."""
+    start (mu, K, alpha, c, p, kernel), e.g. a temporal fit and the kernel in force;
+    ``max_parents`` bounds the parents of each event (the nearest in time), ``maxiter``
+    the optimiser's iterations per pass (an online refit's cost)."""
     keep = log_e >= mc_log_e
     t, x, y, log_e = (np.asarray(a, float)[keep] for a in (t, x, y, log_e))
     targets = (t >= start_s) & (t < end_s)
@@ -100,7 +105,7 @@ def fit_spacetime(
     if n < MIN_EVENTS:
         raise ValueError(f"{n} events above Mc in the window: space-time ETAS needs "
                          f"{MIN_EVENTS}")
-    pairs = _pairs(t, x, y, log_e, targets, max_lag_s)
+    pairs = _pairs(t, x, y, log_e, targets, max_lag_s, max_parents)
     parents = t < end_s
     lag_end = np.minimum(end_s - t[parents], max_lag_s)
     lag_start = np.clip(start_s - t[parents], 0.0, max_lag_s)
@@ -154,7 +159,8 @@ def fit_spacetime(
     best_ll = -math.inf
     for _ in range(max(passes, 1)):
         u = background_density(tx, ty, weight, bandwidth_m)
-        res = minimize(lambda w, u=u: -parts(w, u)[0], v, method="L-BFGS-B", bounds=bounds)
+        res = minimize(lambda w, u=u: -parts(w, u)[0], v, method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": maxiter})
         v = res.x
         best_ll, lam, trig = parts(v, u)
         weight = 1 - trig / lam  # each event's probability of being background
