@@ -15,9 +15,10 @@ target is ``1 - exp(-N_c 10^(-b (log10 E_T - Mc) / 1.5))``.
 Each event touches only the cells that hold ``reach_share`` of its aftershocks
 (at most ``max_reach_cells`` cells on either side); the rest of its mass goes to a
 far field spread evenly over the grid. Cells are kept in a sparse table of at
-most ``max_cells``: a new one beyond the cap replaces the cell with the least
-mass. So an event costs at most (2 max_reach_cells + 1)^2 cell updates whatever
-the history, and the state is bounded.
+most ``max_cells``: when it is full, the least recently touched eighth of them
+leaves at once, its mass joining the far field. So an event costs at most
+(2 max_reach_cells + 1)^2 cell updates whatever the history (an eviction one pass
+over the cells, shared by the eighth that leaves), and the state is bounded.
 """
 
 from __future__ import annotations
