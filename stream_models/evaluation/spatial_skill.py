@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -78,8 +79,9 @@ class SpaceTimeScore:
         self.target_energy_j = target_energy_j
         self.grid, self.uniform = _Curve(), _Curve()
         self.pending: GridSnapshot | None = None
-        self._rates: dict[tuple[int, int], tuple[float, float]] = {}  # cell -> grid, uniform
-        self.region: set[tuple[int, int]] = set()
+        self._row: dict[int, int] = {}  # cell code -> its row in the pending snapshot
+        self._spread = np.zeros(0)  # the pending snapshot's expected counts, zone-uniform
+        self.region: set[int] = set()  # cell codes
         self.unheld: list[tuple[float, float, int]] = []  # (lowest rate, duration, cells held)
         self.targets = 0
         self.snapshots = 0
@@ -90,28 +92,28 @@ class SpaceTimeScore:
         if s is None or energy_j < self.target_energy_j or not (
                 math.isfinite(x) and math.isfinite(y)):
             return
-        key = (math.floor(x / s.cell_m), math.floor(y / s.cell_m))
+        key = _code(math.floor(x / s.cell_m), math.floor(y / s.cell_m))
         self.region.add(key)
         self.targets += 1
         if t > s.t + s.horizon_s:
             return  # no snapshot stood: a miss at every threshold
+        row = self._row.get(key)
         low = float(s.expected.min())
-        g, u = self._rates.get(key, (low, low))
+        g, u = (low, low) if row is None else (float(s.expected[row]), float(self._spread[row]))
         self.grid.add(np.array([g]), np.zeros(1), np.ones(1))
         self.uniform.add(np.array([u]), np.zeros(1), np.ones(1))
 
     def snapshot(self, s: GridSnapshot) -> None:
         self._close(s.t)
         self.pending = s
-        keys = [(math.floor(a / s.cell_m), math.floor(b / s.cell_m))
-                for a, b in zip(s.x, s.y, strict=True)]
+        keys = _code(np.floor(s.x / s.cell_m).astype(np.int64),
+                     np.floor(s.y / s.cell_m).astype(np.int64)).tolist()
         self.region.update(keys)
-        spread = s.expected.copy()
-        zones = np.array(s.zone, object)
-        for z in set(s.zone):  # the zone's expected count, spread over its cells
-            spread[zones == z] = s.expected[zones == z].mean()
-        self._rates = dict(zip(keys, zip(s.expected.tolist(), spread.tolist(), strict=True),
-                               strict=True))
+        self._row = dict(zip(keys, range(len(keys)), strict=True))
+        # the zone's expected count, spread evenly over its cells
+        _, zone = np.unique(np.array(s.zone, object), return_inverse=True)
+        mean = np.bincount(zone, s.expected) / np.bincount(zone)
+        self._spread = mean[zone]
 
     def _close(self, until: float) -> None:
         s = self.pending
@@ -119,11 +121,11 @@ class SpaceTimeScore:
             return
         duration = min(until, s.t + s.horizon_s) - s.t
         if duration > 0:
-            rates = np.array(list(self._rates.values()))
-            volume = np.full(len(rates), duration)
-            self.grid.add(rates[:, 0], volume, np.zeros(len(rates)))
-            self.uniform.add(rates[:, 1], volume, np.zeros(len(rates)))
-            self.unheld.append((float(s.expected.min()), duration, len(rates)))
+            n = len(s.expected)
+            volume = np.full(n, duration)
+            self.grid.add(s.expected, volume, np.zeros(n))
+            self.uniform.add(self._spread, volume, np.zeros(n))
+            self.unheld.append((float(s.expected.min()), duration, n))
             self.snapshots += 1
         self.pending = None
 
@@ -139,3 +141,9 @@ class SpaceTimeScore:
         return SpatialSkill(area_skill(*curves[0]), area_skill(*curves[1]),
                             gain_at(*curves[0], 0.10), gain_at(*curves[1], 0.10),
                             self.targets, n, self.snapshots)
+
+
+def _code(i: Any, j: Any) -> Any:
+    """One integer per cell (i, j) (ints or int64 arrays; |j| < 2^31 cells): what sets and
+    dicts of cells hold."""
+    return i * (1 << 32) + j
