@@ -388,3 +388,22 @@ def test_a_batch_gives_the_records_and_state_of_one_message_at_a_time(
     assert len(one.on("gits.risk")) == 2 * len(events) and one.on(ALERTS)
     assert dict(many_tables.state) == dict(one_tables.state)  # the same stored scopes
     assert sorted(many_acked) == sorted(one_acked) and len(one_acked) == 2 * len(events)
+
+
+def test_a_mine_topic_event_for_a_worker_without_zones_is_dead_lettered_with_the_reason(
+    tmp_path: Path, mine_events: list[Event]
+) -> None:
+    """A replay derived zones after this worker started: the mine-wide copy of an event has
+    no scope here, and says so instead of failing inside the scoring."""
+    wire = [e.to_wire() for e in mine_events[:3]]
+
+    async def run() -> Outputs:
+        svc, out, _ = _service(tmp_path, Tables(), wire, zones=[])
+        assert svc.orch.mine_scope is None
+        await svc.handle(wire[0], MINE, 0, 0, None, _noack)
+        return out
+
+    out = asyncio.run(run())
+    dead = [json.loads(v) for t, _, v in out.sent if t == "gits.events.rejected"]
+    assert len(dead) == 1 and "knows no zones" in dead[0]["reason"]
+    assert dead[0]["column"] == "zone" and not out.on("gits.risk")
