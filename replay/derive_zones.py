@@ -100,11 +100,11 @@ def zones_toml(zones: list[DataZone]) -> str:
 def with_derived_zones(settings: Settings, events: list[Event], persist: bool = True
                        ) -> tuple[Settings, list[Event], str]:
     """Settings with zones derived from ``events``, the events relabelled, and a line
-    announcing them; unchanged when zones are configured or none stand out. With
-    ``persist`` (a live deployment's replay) the zones are written to the state directory
-    and read back by later runs, so re-exports keep their zones; a backtest derives each
-    file's own."""
-    if settings.zones:
+    announcing them; unchanged when zones are configured, ``space.derive_zones`` is off,
+    or none stand out. With ``persist`` (a live deployment's replay) the zones are written
+    to the state directory and read back by later runs, so re-exports keep their zones; a
+    backtest derives each file's own."""
+    if settings.zones or not settings.space.derive_zones:
         return settings, events, ""
     path = settings.state_dir / DERIVED_FILE
     zones = list(settings.derived_zones)

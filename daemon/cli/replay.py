@@ -78,12 +78,12 @@ def replay(
         e for e in result.events if (lo is None or e.time >= lo) and (hi is None or e.time < hi)
     ]
     outside = len(result.events) - len(events)
-    if settings.space.derive_zones:  # none configured: clusters of the first weeks' epicentres
-        from replay.derive_zones import with_derived_zones
+    from replay.derive_zones import with_derived_zones
 
-        settings, events, note = with_derived_zones(settings, events)
-        if note:
-            console.print(f"[cyan]{note}[/]")
+    # none configured: clusters of the first weeks' epicentres
+    settings, events, note = with_derived_zones(settings, events)
+    if note:
+        console.print(f"[cyan]{note}[/]")
     report = rejects or settings.state_dir / "rejects" / f"{file.stem}.rejects.csv"
     write_report(result.rejects, report)
     print_rows("rejected", result.rejects)

@@ -38,9 +38,8 @@ def run(runs: Sequence[tuple[str, Sequence[Event]]], settings: Settings, levels:
     zones: dict[str, Any] = {}
     for name, file_events in runs:
         # with no zones configured, each file's own (clusters of its first weeks' epicentres)
-        run_settings, events, note = (
-            with_derived_zones(settings, list(file_events), persist=False)
-            if settings.space.derive_zones else (settings, list(file_events), ""))
+        run_settings, events, note = with_derived_zones(settings, list(file_events),
+                                                        persist=False)
         if note:
             log.warning("%s: %s", name, note)
             zones[name] = [z.model_dump() for z in run_settings.derived_zones]

@@ -152,7 +152,11 @@ class HazardGrid:
             arr[:u] = arr[keep]
         self.zone[:u] = [self.zone[i] for i in keep.tolist()]
         self.used = u
-        self.cells = {(int(a), int(b)): i for i, (a, b) in enumerate(self.ij[:u].tolist())}
+        self._reindex()
+
+    def _reindex(self) -> None:
+        """The table of cells from their rows (after a compaction, or a restore)."""
+        self.cells = {(a, b): i for i, (a, b) in enumerate(self.ij[: self.used].tolist())}
 
     def _far_to(self, t: float) -> None:
         if math.isfinite(self.far_t):
@@ -236,5 +240,5 @@ class HazardGrid:
         for name in ("touched", "counts", "counted"):
             getattr(g, name)[:u] = np.asarray(state[name], float)[:u]
         g.far, g.far_t = np.asarray(state["far"], float).copy(), float(state["far_t"])
-        g.cells = {(int(a), int(b)): i for i, (a, b) in enumerate(g.ij[:u])}
+        g._reindex()
         return g

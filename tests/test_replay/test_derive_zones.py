@@ -99,3 +99,10 @@ def test_one_mine_s_faces_are_one_place_not_zones_of_their_own() -> None:
     frame = generate(SynthParams(days=90))
     t = (frame["time"] - frame["time"].iloc[0]).dt.total_seconds().to_numpy()
     assert derive_zones(t, frame["x"].to_numpy(float), frame["y"].to_numpy(float)) == []
+
+
+def test_derivation_switched_off_keeps_one_zone(events: list[Event], tmp_path: Path) -> None:
+    settings = load_settings(None, state_dir=tmp_path, **{"space.derive_zones": False})
+    out, same, note = with_derived_zones(settings, events)
+    assert out is settings and same is events and note == ""
+    assert not (tmp_path / DERIVED_FILE).exists()
